@@ -1,0 +1,12 @@
+"""The IVOA tables voharvest publishes, one declarative spec per module."""
+
+from models.columns import TableSpec
+from models.tables.obscore import OBSCORE
+from models.tables.obscore_hea import OBSCORE_HEA
+from models.tables.obscore_radio import OBSCORE_RADIO
+from models.tables.obsplan import OBSPLAN
+
+#: Published IVOA tables by short name, in publication order.
+IVOA_TABLES: dict[str, TableSpec] = {t.name: t for t in (OBSPLAN, OBSCORE, OBSCORE_RADIO, OBSCORE_HEA)}
+
+__all__ = ["IVOA_TABLES", "OBSCORE", "OBSCORE_HEA", "OBSCORE_RADIO", "OBSPLAN"]
