@@ -1,0 +1,16 @@
+"""HEASARC's TAP service: as-flown records of NuSTAR, XMM-Newton and INTEGRAL.
+
+Only request builders live here; each mission module parses its own table (numaster, xmmmaster, intscw).
+"""
+
+from __future__ import annotations
+
+from scrapers.base import Request
+
+#: HEASARC Xamin TAP service (sources.md).
+HEASARC_TAP = "https://heasarc.gsfc.nasa.gov/xamin/vo/tap"
+
+
+def tap_request(source: str, name: str, adql: str) -> Request:
+    """A TAP sync query against HEASARC, archived and replayed like any page."""
+    return Request(source=source, name=name, url=HEASARC_TAP, method="POST", kind="tap", query=adql)
