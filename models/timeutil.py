@@ -79,17 +79,13 @@ def mjd_from_met(seconds: npt.ArrayLike, mjdref: float, timesys: str = "TT", mjd
     scale); ObsCore wants UTC MJD, so the scale conversion goes through astropy.
     """
     sec = np.asarray(seconds, dtype="float64")
+    missing = np.isnan(sec)
     scale = timesys.strip().lower()
-    t = Time(mjdref, mjdref_f, format="mjd", scale=scale) + sec / 86_400.0 * 1.0 * _u_day()
-    out = t.utc.mjd
-    out = np.where(np.isnan(sec), np.nan, out)
-    return np.asarray(out, dtype="float64")
-
-
-def _u_day():  # noqa: ANN202 - astropy Quantity
-    from astropy import units as u
-
-    return u.day
+    # Two-part JD (reference, offset in days) keeps full precision over decades of seconds.
+    t = Time(np.full(sec.shape, mjdref), mjdref_f + np.where(missing, 0.0, sec) / 86_400.0, format="mjd", scale=scale)
+    out = np.asarray(t.utc.mjd, dtype="float64")
+    out[missing] = np.nan
+    return out
 
 
 def utc_mjd_to_time(mjd: npt.ArrayLike) -> Time:
