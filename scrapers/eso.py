@@ -68,7 +68,9 @@ LOOKBACK_NIGHTS = 8
 RADIO_INSTRUMENTS = tuple(sorted(radio.INSTRUMENTS))
 
 RUN_ID = r"\d{2,4}\.[A-Z]-\d{4}\([A-Z]\)"
-ID_PATTERN = rf"{RUN_ID}|\d+-\d{{8}}|{RUN_ID}-[A-Z0-9]+-.+-\d{{8}}"
+#: APEX quick-look product names as the archive lists them (``E-095.F-9802A.2015JUL15.TAR``).
+APEX_QUICKLOOK_ID = r"E-\d{2,4}\.[A-Z]-\d{4}[A-Z]\.\d{4}[A-Z]{3}\d{2}\.TAR"
+ID_PATTERN = rf"{RUN_ID}|\d+-\d{{8}}|{RUN_ID}-[A-Z0-9]+-.+-\d{{8}}|{APEX_QUICKLOOK_ID}"
 _RUN_ID_RE = re.compile(rf"^{RUN_ID}$")
 _DATE_RE = r"\d{4}-\d{2}-\d{2}"
 _NIGHT_DAYS = 1.0
