@@ -112,6 +112,10 @@ class TableSpec:
     unique: tuple[tuple[str, ...], ...] = ()
     #: Extra metadata for publication (e.g. the standard it implements).
     standard: str = ""
+    #: Optional columns of the standard deliberately not published, with the reason.
+    omitted: dict[str, str] = field(default_factory=dict)
+    #: Prefix of column utypes in TAP_SCHEMA (ObsCore wants ``obscore:``; files carry the bare utype).
+    tap_utype_prefix: str = ""
     extras: dict[str, str] = field(default_factory=dict)
 
     @property

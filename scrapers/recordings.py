@@ -154,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="build-replay", description=main.__doc__)
     parser.add_argument("--recordings", type=Path, default=Path("recordings"))
     parser.add_argument("--archive", type=Path, default=Path("recordings/replay"))
-    parser.add_argument("--as-of", type=dt.date.fromisoformat, default=dt.date(2025, 9, 4))
+    parser.add_argument("--as-of", type=dt.date.fromisoformat, default=dt.date(2025, 9, 5))
     parser.add_argument("--fetched-at", type=dt.datetime.fromisoformat, default=None, help="ISO time with offset")
     parser.add_argument("--source", action="append", default=None, help="restrict to these sources (repeatable)")
     args = parser.parse_args(argv)

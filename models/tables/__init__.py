@@ -1,6 +1,7 @@
 """The IVOA tables voharvest publishes, one declarative spec per module."""
 
 from models.columns import TableSpec
+from models.tables.history import CHANGES, HISTORY_TABLES, OBSPLAN_HISTORY
 from models.tables.obscore import OBSCORE
 from models.tables.obscore_hea import OBSCORE_HEA
 from models.tables.obscore_radio import OBSCORE_RADIO
@@ -9,4 +10,13 @@ from models.tables.obsplan import OBSPLAN
 #: Published IVOA tables by short name, in publication order.
 IVOA_TABLES: dict[str, TableSpec] = {t.name: t for t in (OBSPLAN, OBSCORE, OBSCORE_RADIO, OBSCORE_HEA)}
 
-__all__ = ["IVOA_TABLES", "OBSCORE", "OBSCORE_HEA", "OBSCORE_RADIO", "OBSPLAN"]
+__all__ = [
+    "CHANGES",
+    "HISTORY_TABLES",
+    "IVOA_TABLES",
+    "OBSCORE",
+    "OBSCORE_HEA",
+    "OBSCORE_RADIO",
+    "OBSPLAN",
+    "OBSPLAN_HISTORY",
+]

@@ -9,6 +9,14 @@ OBSCORE = TableSpec(
     utype="ivo://ivoa.net/std/ObsCore#core-1.1",
     standard="ivo://ivoa.net/std/ObsCore",
     unique=(("obs_publisher_did",),),
+    tap_utype_prefix="obscore:",
+    omitted={
+        "bib_reference": (
+            "never filled by any source; and the reference table's UCD (meta.bib) differs from the one "
+            "STILTS taplint's ObsCore 1.1 stage requires (meta.bib.bibcode), so publishing it empty would "
+            "either break the spec diff or fail taplint"
+        ),
+    },
     columns=(
         Column(
             "dataproduct_type",
@@ -301,14 +309,6 @@ OBSCORE = TableSpec(
             ucd="meta.ref.ivoid",
             utype="Curation.publisherID",
             description="IVOA identifier of the publisher",
-            presence="optional",
-        ),
-        Column(
-            "bib_reference",
-            "char",
-            ucd="meta.bib",
-            utype="Curation.reference",
-            description="Bibliographic reference",
             presence="optional",
         ),
         Column(

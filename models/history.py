@@ -1,0 +1,369 @@
+"""Plan history: honest ``t_planning``, visible withdrawals and a changelog per snapshot.
+
+ObsLocTAP clients poll ``t_planning > X`` to learn what changed. That only works if ``t_planning``
+moves exactly when an observation's content moves, and if observations that leave a schedule are
+re-emitted instead of silently dropped. :func:`reconcile` does this against the previous snapshot's
+``obsplan_history``; it is pure (no clock, no files).
+
+Rules (keyed by ``(obs_collection, obs_id)``; a NULL collection counts as the empty string):
+
+* **added** -- a key not seen before: version 1, ``t_planning`` = the as-of MJD.
+* **unchanged** -- same content (every obsplan column except ``t_planning``, floats compared after
+  rounding to the precision that matters: 1 s for MJDs, 1 ms for durations, 1e-7 deg for angles,
+  9 significant digits otherwise): the previous version is kept as it was, ``t_planning`` included.
+* **changed** -- any content column differs: a new version with ``t_planning`` = as-of MJD; the
+  changelog says whether it *moved* (``t_min``/``t_max``), had its *exposure changed*
+  (``t_plan_exptime``/``t_exptime``), its *status changed* (``execution_status``, including a source
+  reporting ``Aborted``) or was otherwise *modified*.
+* **withdrawn** -- a key whose current version is ``Planned`` or ``Scheduled``, absent from this
+  harvest although its source was harvested, and whose window has not ended yet (``t_max`` NULL or
+  after the as-of time): a new version with ``execution_status = Unscheduled`` and ``t_planning`` =
+  as-of MJD, other columns as last seen.
+* **carried over** unchanged -- absent keys that are history rather than withdrawals: rows already
+  ``Performed``, ``Unscheduled`` or ``Aborted``; rows whose window ended before the as-of time (they
+  rolled off a look-ahead schedule; nothing says they were withdrawn, so their last known state
+  stands); and rows of sources not harvested in this run (a ``--source nustar`` run must not
+  withdraw XMM-Newton rows).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from models.arrow import conform, empty_frame
+from models.columns import Column
+from models.tables.history import CHANGE_KINDS, CHANGES, OBSPLAN_HISTORY
+from models.tables.obsplan import OBSPLAN
+
+#: Columns identifying an observation across snapshots.
+KEY: tuple[str, str] = ("obs_collection", "obs_id")
+#: Column of the current frame naming the source that harvested each row.
+SOURCE_COLUMN = "x_source"
+#: The observation's content: what a new version is made of.
+CONTENT_COLUMNS: tuple[str, ...] = tuple(c.name for c in OBSPLAN.columns if c.name != "t_planning")
+#: Statuses whose disappearance from a harvested schedule is a withdrawal.
+OPEN_STATUSES: tuple[str, ...] = ("Planned", "Scheduled")
+#: Status given to withdrawn observations.
+WITHDRAWN_STATUS = "Unscheduled"
+
+#: Rounding quantum by unit: the precision below which a difference is float noise.
+_QUANTUM_BY_UNIT: dict[str, float] = {"d": 1.0 / 86_400.0, "s": 1e-3, "deg": 1e-7, "arcsec": 1e-4}
+_SIGNIFICANT_DIGITS = 9
+_MOVE_FIELDS = ("t_min", "t_max")
+_EXPOSURE_FIELDS = ("t_plan_exptime", "t_exptime")
+_STATUS_FIELDS = ("execution_status",)
+_SHOWN = 5
+
+
+class HistoryError(ValueError):
+    """Inputs that cannot be reconciled (duplicate keys, missing identifiers, a corrupt history)."""
+
+
+class Reconciled(NamedTuple):
+    """Result of :func:`reconcile`, all sorted by ``(obs_collection, obs_id)``."""
+
+    obsplan: pd.DataFrame
+    history: pd.DataFrame
+    changes: pd.DataFrame
+
+
+def _key(frame: pd.DataFrame) -> pd.Index:
+    coll = frame["obs_collection"].astype("string").fillna("")
+    return pd.Index((coll + "\x1f" + frame["obs_id"].astype("string")).astype(object))
+
+
+def _comparable(values: pd.Series, column: Column) -> np.ndarray:
+    """Values as compared between versions: floats rounded, text as objects with None for NULL."""
+    if column.is_string:
+        return values.astype(object).where(values.notna(), None).to_numpy()
+    x = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    if column.datatype in ("int", "long"):
+        return x
+    quantum = _QUANTUM_BY_UNIT.get(column.unit)
+    if quantum is not None:
+        return np.round(x / quantum)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mag = np.floor(np.log10(np.abs(x)))
+    scale = 10.0 ** (_SIGNIFICANT_DIGITS - 1 - np.where(np.isfinite(mag), mag, 0.0))
+    return np.round(x * scale) / scale
+
+
+def _differs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Element-wise "not equal", NULL equal to NULL."""
+    a_na = pd.isna(a)
+    b_na = pd.isna(b)
+    with np.errstate(invalid="ignore"):
+        eq = np.asarray(a == b, dtype=bool)
+    return ~(eq | (a_na & b_na))
+
+
+def _require_unique(keys: pd.Index, what: str) -> None:
+    dup = keys.duplicated(keep=False)
+    if dup.any():
+        shown = sorted({k.replace("\x1f", "/") for k in keys[dup]})[:_SHOWN]
+        raise HistoryError(f"{what}: (obs_collection, obs_id) not unique: {shown}")
+
+
+def _prepare_current(current: pd.DataFrame) -> pd.DataFrame:
+    missing = [c for c in ("obs_id", SOURCE_COLUMN) if c not in current.columns]
+    if missing:
+        raise HistoryError(f"current obsplan lacks {missing}; columns found: {list(current.columns)}")
+    if current["obs_id"].isna().any() or current[SOURCE_COLUMN].isna().any():
+        rows = np.flatnonzero((current["obs_id"].isna() | current[SOURCE_COLUMN].isna()).to_numpy())
+        raise HistoryError(f"current obsplan has NULL obs_id or {SOURCE_COLUMN} in rows {rows[:_SHOWN].tolist()}")
+    out = current.reset_index(drop=True).copy()
+    for name in CONTENT_COLUMNS:
+        if name not in out.columns:
+            out[name] = None if OBSPLAN.column(name).is_string else np.nan
+    return out
+
+
+def _prepare_history(previous: pd.DataFrame | None) -> pd.DataFrame:
+    if previous is None:
+        return empty_frame(OBSPLAN_HISTORY)
+    missing = [c for c in OBSPLAN_HISTORY.names if c not in previous.columns]
+    if missing:
+        raise HistoryError(f"previous obsplan_history lacks columns {missing}")
+    return previous[OBSPLAN_HISTORY.names].reset_index(drop=True).copy()
+
+
+def _changed_fields(masks: dict[str, np.ndarray], n: int) -> np.ndarray:
+    """Comma-separated names of the columns flagged in ``masks`` (loop over columns, not rows)."""
+    text = np.full(n, "", dtype=object)
+    for name, mask in masks.items():
+        text = np.where(mask, np.where(text == "", name, text + "," + name), text)
+    return text
+
+
+def _concat(frames: list[pd.DataFrame], columns: list[str], spec_empty: pd.DataFrame) -> pd.DataFrame:
+    kept = [f[columns] for f in frames if len(f)]
+    if not kept:
+        return spec_empty[columns].copy()
+    return pd.concat(kept, ignore_index=True)
+
+
+def _sorted(frame: pd.DataFrame, extra: list[str]) -> pd.DataFrame:
+    by = [*KEY, *extra]
+    return frame.sort_values(by, kind="stable", na_position="last").reset_index(drop=True)
+
+
+def reconcile(
+    current: pd.DataFrame,
+    previous_history: pd.DataFrame | None,
+    snapshot_date: dt.date,
+    as_of_mjd: float,
+    harvested_sources: Collection[str] | None = None,
+) -> Reconciled:
+    """Merge this harvest's observations into the plan history (see the module rules).
+
+    Parameters
+    ----------
+    current
+        This harvest's obsplan rows without ``t_planning``, plus ``x_source`` naming the source.
+    previous_history
+        ``obsplan_history`` of the previous snapshot date, or ``None`` for the first snapshot.
+    snapshot_date
+        The snapshot (as-of) date, recorded as ``x_snapshot`` on new versions.
+    as_of_mjd
+        The harvest's as-of time (MJD, UTC): the ``t_planning`` of every new version.
+    harvested_sources
+        Sources harvested in this run; only their absent rows can be withdrawn. ``None`` means the
+        sources present in ``current``.
+
+    Returns
+    -------
+    Reconciled
+        ``obsplan`` (current version of every observation, obsplan columns), ``history`` (every
+        version, ``obsplan_history`` columns) and ``changes`` (``changes`` columns).
+    """
+    cur = _prepare_current(current)
+    hist = _prepare_history(previous_history)
+    harvested = set(cur[SOURCE_COLUMN].unique()) if harvested_sources is None else set(harvested_sources)
+    snapshot = snapshot_date.isoformat()
+
+    cur_keys = _key(cur)
+    _require_unique(cur_keys, "current obsplan")
+    is_current_version = hist["x_valid_to"].isna().to_numpy()
+    prev_rows = np.flatnonzero(is_current_version)
+    prev = hist.iloc[prev_rows].reset_index(drop=True)
+    prev_keys = _key(prev)
+    _require_unique(prev_keys, "previous obsplan_history (current versions)")
+    if len(prev) and np.nanmax(prev["t_planning"].to_numpy(dtype="float64")) > as_of_mjd:
+        raise HistoryError("previous obsplan_history has t_planning after this as-of time: wrong previous snapshot?")
+
+    in_prev = prev_keys.get_indexer(cur_keys)  # position in prev of each current row, -1 if new
+    in_cur = cur_keys.get_indexer(prev_keys)  # position in cur of each previous row, -1 if absent
+
+    # Matched observations: compare content column by column (vectorised over rows).
+    matched_cur = np.flatnonzero(in_prev >= 0)
+    matched_prev = in_prev[matched_cur]
+    masks: dict[str, np.ndarray] = {}
+    for name in CONTENT_COLUMNS:
+        column = OBSPLAN.column(name)
+        a = _comparable(cur[name].iloc[matched_cur], column)
+        b = _comparable(prev[name].iloc[matched_prev], column)
+        masks[name] = _differs(a, b)
+    any_change = np.zeros(len(matched_cur), dtype=bool)
+    for mask in masks.values():
+        any_change |= mask
+    fields = _changed_fields(masks, len(matched_cur))
+
+    # Absent observations: withdrawn, or carried over as history.
+    absent = in_cur < 0
+    open_status = prev["execution_status"].isin(OPEN_STATUSES).to_numpy()
+    t_max = prev["t_max"].to_numpy(dtype="float64", na_value=np.nan)
+    window_open = np.isnan(t_max) | (t_max > as_of_mjd)
+    source_harvested = prev["x_source"].isin(harvested).to_numpy()
+    withdraw = absent & open_status & window_open & source_harvested
+
+    # New versions.
+    added = cur.iloc[np.flatnonzero(in_prev < 0)].assign(
+        t_planning=as_of_mjd,
+        x_version=1,
+        x_snapshot=snapshot,
+        x_valid_to=np.nan,
+        x_change="added",
+        x_changed_fields=None,
+    )
+    changed_cur = matched_cur[any_change]
+    changed_prev = matched_prev[any_change]
+    changed = cur.iloc[changed_cur].assign(
+        t_planning=as_of_mjd,
+        x_version=prev["x_version"].to_numpy()[changed_prev].astype("int64") + 1,
+        x_snapshot=snapshot,
+        x_valid_to=np.nan,
+        x_change="changed",
+        x_changed_fields=fields[any_change],
+    )
+    withdrawn = prev.iloc[np.flatnonzero(withdraw)].assign(
+        execution_status=WITHDRAWN_STATUS,
+        t_planning=as_of_mjd,
+        x_version=lambda f: f["x_version"].astype("int64") + 1,
+        x_snapshot=snapshot,
+        x_valid_to=np.nan,
+        x_change="withdrawn",
+        x_changed_fields="execution_status",
+    )
+
+    # Superseded versions get their end of validity.
+    superseded = np.concatenate([changed_prev, np.flatnonzero(withdraw)])
+    valid_to = hist["x_valid_to"].to_numpy(dtype="float64", na_value=np.nan).copy()
+    valid_to[prev_rows[superseded]] = as_of_mjd
+    hist["x_valid_to"] = valid_to
+
+    empty_hist = empty_frame(OBSPLAN_HISTORY)
+    history = _sorted(_concat([hist, added, changed, withdrawn], OBSPLAN_HISTORY.names, empty_hist), ["x_version"])
+    obsplan = history.loc[history["x_valid_to"].isna(), OBSPLAN.names].reset_index(drop=True)
+
+    changes = _changelog(
+        snapshot,
+        added=added,
+        changed=changed,
+        changed_prev=prev.iloc[changed_prev],
+        change_masks={k: v[any_change] for k, v in masks.items()},
+        withdrawn=withdrawn,
+        withdrawn_prev=prev.iloc[np.flatnonzero(withdraw)],
+    )
+    return Reconciled(obsplan=obsplan, history=history, changes=changes)
+
+
+def _with_previous(new: pd.DataFrame, old: pd.DataFrame) -> pd.DataFrame:
+    """New versions with the previous version's values in ``x_prev_*`` columns."""
+    out = new.reset_index(drop=True).copy()
+    old = old.reset_index(drop=True)
+    for name in ("execution_status", "t_min", "t_max", "t_exptime", "t_plan_exptime"):
+        out[f"x_prev_{name}"] = old[name].to_numpy()
+    t_new = pd.to_numeric(out["t_min"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    t_old = pd.to_numeric(out["x_prev_t_min"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    out["x_delta_t_min"] = (t_new - t_old) * 86_400.0
+    return out
+
+
+def _changelog(
+    snapshot: str,
+    *,
+    added: pd.DataFrame,
+    changed: pd.DataFrame,
+    changed_prev: pd.DataFrame,
+    change_masks: dict[str, np.ndarray],
+    withdrawn: pd.DataFrame,
+    withdrawn_prev: pd.DataFrame,
+) -> pd.DataFrame:
+    """One row per observation and kind of change, in key order."""
+
+    def any_of(names: tuple[str, ...]) -> np.ndarray:
+        out = np.zeros(len(changed), dtype=bool)
+        for n in names:
+            out |= change_masks[n]
+        return out
+
+    other = tuple(n for n in CONTENT_COLUMNS if n not in (*_MOVE_FIELDS, *_EXPOSURE_FIELDS, *_STATUS_FIELDS))
+    both = _with_previous(changed, changed_prev)
+    kinds = {
+        "moved": any_of(_MOVE_FIELDS),
+        "exposure_changed": any_of(_EXPOSURE_FIELDS),
+        "status_changed": any_of(_STATUS_FIELDS),
+        "modified": any_of(other),
+    }
+    frames = [added.assign(x_change="added"), _with_previous(withdrawn, withdrawn_prev).assign(x_change="withdrawn")]
+    frames += [both.iloc[np.flatnonzero(mask)].assign(x_change=kind) for kind, mask in kinds.items()]
+    frames = [f.assign(x_snapshot=snapshot) for f in frames]
+    for f in frames:
+        for name in CHANGES.names:
+            if name not in f.columns:
+                f[name] = np.nan
+    out = _concat(frames, CHANGES.names, empty_frame(CHANGES))
+    order = pd.Categorical(out["x_change"], categories=list(CHANGE_KINDS), ordered=True)
+    out = out.assign(_order=order.codes)
+    return _sorted(out, ["_order"]).drop(columns="_order")
+
+
+def change_counts(changes: pd.DataFrame) -> dict[str, int]:
+    """Number of changelog rows of every kind (zeros included, fixed order)."""
+    counts = changes["x_change"].value_counts()
+    return {kind: int(counts.get(kind, 0)) for kind in CHANGE_KINDS}
+
+
+def changes_document(
+    changes: pd.DataFrame, snapshot_date: dt.date, previous_snapshot: str | None, as_of_mjd: float
+) -> dict[str, object]:
+    """The changelog as a JSON-ready document (``changes.json``): header, counts and rows."""
+    return {
+        "snapshot": snapshot_date.isoformat(),
+        "previous_snapshot": previous_snapshot,
+        "as_of_mjd": as_of_mjd,
+        "counts": change_counts(changes),
+        "changes": conform(changes, CHANGES).to_pylist(),  # NULLs (never NaN) through Arrow
+    }
+
+
+def diff_obsplan(old: pd.DataFrame, new: pd.DataFrame) -> dict[str, list[str]]:
+    """Observations added, removed and changed between two obsplan tables (any two snapshots).
+
+    Changed entries name the columns that differ (content compared as in :func:`reconcile`, plus
+    ``t_planning``) as ``collection/obs_id: col,col``.
+    """
+    old_keys, new_keys = _key(old), _key(new)
+    in_old = old_keys.get_indexer(new_keys)
+    matched_new = np.flatnonzero(in_old >= 0)
+    matched_old = in_old[matched_new]
+    masks = {}
+    for name in ("t_planning", *CONTENT_COLUMNS):
+        column = OBSPLAN.column(name)
+        a = _comparable(new[name].iloc[matched_new], column) if name in new.columns else np.full(len(matched_new), None)
+        b = _comparable(old[name].iloc[matched_old], column) if name in old.columns else np.full(len(matched_old), None)
+        masks[name] = _differs(a, b)
+    fields = _changed_fields(masks, len(matched_new))
+    changed = fields != ""
+    shown = pd.Series(new_keys[matched_new][changed], dtype="string").str.replace("\x1f", "/", regex=False)
+    text = shown + ": " + pd.Series(fields[changed], dtype="string")  # both on a fresh RangeIndex
+    return {
+        "added": sorted(k.replace("\x1f", "/") for k in new_keys[in_old < 0]),
+        "removed": sorted(k.replace("\x1f", "/") for k in old_keys[new_keys.get_indexer(old_keys) < 0]),
+        "changed": sorted(text.tolist()),
+    }

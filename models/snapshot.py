@@ -1,0 +1,402 @@
+"""Dated, immutable snapshots: staging, manifest, validation, atomic publication and ``latest``.
+
+Layout under an output root::
+
+    snapshots/<YYYY-MM-DD>/     one complete snapshot (see the README's "Snapshot layout")
+    latest -> snapshots/<date>  relative symlink to the newest published date
+    .staging/<date>-<random>/   snapshots being written (same file system, so publishing is a rename)
+
+A snapshot is written into a staging directory, validated (:func:`validate_snapshot`), and moved
+into place with one ``rename``; ``latest`` is switched afterwards with an atomic symlink
+replacement. A harvest that fails anywhere before that leaves no trace under ``snapshots/`` and does
+not touch ``latest``. A date that is already published is immutable: publishing identical bytes again
+succeeds without writing; different bytes are refused unless ``force`` (which swaps the directory
+with two renames, the old one being removed only after the new one is in place).
+
+Every file is covered by ``manifest.json`` (size and SHA-256); the manifest holds no wall-clock
+time, only the as-of time and the raw records' fetch times, so the same raw archive gives the same
+bytes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import importlib.metadata
+import json
+import os
+import re
+import shutil
+import tempfile
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from models.arrow import arrow_schema, conform, to_frame
+from models.columns import TableSpec
+from models.moc import space_moc, space_time_moc, time_moc, write_moc
+from models.parquet import write_parquet
+from models.tables import HISTORY_TABLES, IVOA_TABLES
+from models.validate import validate
+from models.votable import write_votable
+
+SNAPSHOTS = "snapshots"
+LATEST = "latest"
+STAGING = ".staging"
+MANIFEST = "manifest.json"
+#: Identifies the manifest layout (bumped on incompatible changes).
+MANIFEST_FORMAT = "voharvest-snapshot/1"
+#: Every table a snapshot may hold, by short name.
+SNAPSHOT_TABLES: dict[str, TableSpec] = {**IVOA_TABLES, **HISTORY_TABLES}
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_CHUNK = 1 << 20
+
+
+class SnapshotError(Exception):
+    """A snapshot that cannot be published or read as one."""
+
+
+class SnapshotInvalid(SnapshotError):
+    """A staged snapshot failed validation; ``problems`` lists every finding."""
+
+    def __init__(self, path: Path, problems: list[str]):
+        shown = "\n  ".join(problems[:20])
+        super().__init__(f"snapshot {path} is invalid ({len(problems)} problem(s)):\n  {shown}")
+        self.problems = problems
+
+
+class SnapshotExists(SnapshotError):
+    """The date is already published with different content (snapshots are immutable)."""
+
+
+@dataclass(frozen=True)
+class Published:
+    """Outcome of :func:`publish_snapshot`."""
+
+    path: Path
+    status: Literal["published", "identical", "replaced"]
+
+
+# -- paths ---------------------------------------------------------------------------------------
+def snapshot_path(output_root: Path, date: dt.date) -> Path:
+    """Where the snapshot of ``date`` lives (published or not)."""
+    return Path(output_root) / SNAPSHOTS / date.isoformat()
+
+
+def published_dates(output_root: Path) -> list[dt.date]:
+    """Dates with a published snapshot (a directory holding a manifest), oldest first."""
+    folder = Path(output_root) / SNAPSHOTS
+    if not folder.is_dir():
+        return []
+    dates = [
+        dt.date.fromisoformat(p.name) for p in folder.iterdir() if _DATE.match(p.name) and (p / MANIFEST).is_file()
+    ]
+    return sorted(dates)
+
+
+def previous_snapshot(output_root: Path, date: dt.date) -> Path | None:
+    """The newest published snapshot strictly before ``date``.
+
+    History is based on the previous *date*, never on an earlier run of the same date, so
+    re-running a date reproduces its bytes.
+    """
+    earlier = [d for d in published_dates(output_root) if d < date]
+    return snapshot_path(output_root, earlier[-1]) if earlier else None
+
+
+def new_staging(output_root: Path, date: dt.date) -> Path:
+    """A fresh staging directory for ``date`` on the output root's file system."""
+    base = Path(output_root) / STAGING
+    base.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f"{date.isoformat()}-", dir=base))
+
+
+def discard(path: Path) -> None:
+    """Remove a staging directory (no error if already gone)."""
+    shutil.rmtree(path, ignore_errors=True)
+
+
+# -- manifest ------------------------------------------------------------------------------------
+def sha256_file(path: Path) -> str:
+    """SHA-256 hex digest of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def file_entries(directory: Path) -> dict[str, dict[str, Any]]:
+    """``{relative posix path: {size, sha256}}`` of every file but the manifest, sorted by path."""
+    directory = Path(directory)
+    out: dict[str, dict[str, Any]] = {}
+    for path in sorted(p for p in directory.rglob("*") if p.is_file() or p.is_symlink()):
+        rel = path.relative_to(directory).as_posix()
+        if rel == MANIFEST:
+            continue
+        out[rel] = {"size": path.stat().st_size, "sha256": sha256_file(path)}
+    return out
+
+
+def code_version() -> str:
+    """The voharvest version that wrote a snapshot (installed metadata, else pyproject.toml)."""
+    try:
+        return importlib.metadata.version("voharvest")
+    except importlib.metadata.PackageNotFoundError:
+        pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+        try:
+            return str(tomllib.loads(pyproject.read_text())["project"]["version"])
+        except (OSError, KeyError, tomllib.TOMLDecodeError):
+            return "0+unknown"
+
+
+def dumps(document: Mapping[str, Any]) -> bytes:
+    """Deterministic JSON bytes (sorted keys, fixed indentation, trailing newline)."""
+    return (json.dumps(document, sort_keys=True, indent=1, ensure_ascii=False, allow_nan=False) + "\n").encode()
+
+
+def write_manifest(directory: Path, document: Mapping[str, Any]) -> Path:
+    """Write ``manifest.json``: ``document`` plus the size and SHA-256 of every other file."""
+    manifest = {**document, "format": MANIFEST_FORMAT, "files": file_entries(directory)}
+    path = Path(directory) / MANIFEST
+    path.write_bytes(dumps(manifest))
+    return path
+
+
+def read_manifest(directory: Path) -> dict[str, Any]:
+    """The manifest of a snapshot (:class:`SnapshotError` if missing or unreadable)."""
+    path = Path(directory) / MANIFEST
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise SnapshotError(f"{directory}: no {MANIFEST}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SnapshotError(f"{path}: not JSON ({exc})") from exc
+
+
+# -- validation ----------------------------------------------------------------------------------
+def _check_files(directory: Path, listed: Mapping[str, Mapping[str, Any]]) -> tuple[list[str], set[str]]:
+    problems: list[str] = []
+    bad: set[str] = set()
+    actual = {p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file() or p.is_symlink()}
+    actual.discard(MANIFEST)
+    for rel in sorted(actual - set(listed)):
+        problems.append(f"{rel}: file not listed in {MANIFEST}")
+        bad.add(rel)
+    for rel, entry in sorted(listed.items()):
+        path = directory / rel
+        if rel not in actual:
+            problems.append(f"{rel}: listed in {MANIFEST} but missing")
+            bad.add(rel)
+            continue
+        size = path.stat().st_size
+        if size != entry.get("size"):
+            problems.append(f"{rel}: size {size} bytes, manifest says {entry.get('size')}")
+            bad.add(rel)
+        digest = sha256_file(path)
+        if digest != entry.get("sha256"):
+            problems.append(f"{rel}: SHA-256 {digest} does not match the manifest's {entry.get('sha256')}")
+            bad.add(rel)
+    return problems, bad
+
+
+def _check_table(directory: Path, name: str, entry: Mapping[str, Any]) -> list[str]:
+    spec = SNAPSHOT_TABLES.get(name)
+    if spec is None:
+        return [f"table {name!r}: unknown to this voharvest version"]
+    path = directory / f"{name}.parquet"
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # noqa: BLE001 - any reader failure is a finding, reported with its cause
+        return [f"{path.name}: cannot be read as Parquet ({type(exc).__name__}: {exc})"]
+    problems = []
+    expected = arrow_schema(spec)
+    got = [(f.name, str(f.type)) for f in table.schema]
+    want = [(f.name, str(f.type)) for f in expected]
+    if got != want:
+        missing = [n for n, _ in want if n not in dict(got)]
+        extra = [n for n, _ in got if n not in dict(want)]
+        problems.append(f"{path.name}: schema differs from {spec.qualified_name} (missing {missing}, extra {extra})")
+        return problems
+    if table.num_rows != entry.get("rows"):
+        problems.append(f"{path.name}: {table.num_rows} rows, manifest says {entry.get('rows')}")
+    problems += [f"{path.name}: {v.message}" for v in validate(to_frame(table), spec)]
+    return problems
+
+
+def validate_snapshot(directory: Path) -> list[str]:
+    """Every problem found in a snapshot directory; an empty list means valid.
+
+    Checks the manifest, that it lists exactly the files present with matching sizes and SHA-256,
+    and that each table's Parquet file has its spec's schema, the manifest's row count and passes
+    the spec's validation rules (types, null rules, vocabularies, ranges, uniqueness).
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        return [f"{directory}: not a directory"]
+    try:
+        manifest = read_manifest(directory)
+    except SnapshotError as exc:
+        return [str(exc)]
+    problems = []
+    if manifest.get("format") != MANIFEST_FORMAT:
+        problems.append(f"{MANIFEST}: format {manifest.get('format')!r}, expected {MANIFEST_FORMAT!r}")
+    listed = manifest.get("files")
+    if not isinstance(listed, dict):
+        return [*problems, f"{MANIFEST}: no 'files' mapping"]
+    file_problems, bad = _check_files(directory, listed)
+    problems += file_problems
+    for name, entry in sorted(manifest.get("tables", {}).items()):
+        if f"{name}.parquet" in bad:
+            continue  # already reported; its contents cannot be trusted
+        problems += _check_table(directory, name, entry)
+    return problems
+
+
+# -- publication ---------------------------------------------------------------------------------
+def update_latest(output_root: Path) -> Path | None:
+    """Point ``latest`` at the newest published date (relative symlink, replaced atomically)."""
+    output_root = Path(output_root)
+    dates = published_dates(output_root)
+    if not dates:
+        return None
+    link = output_root / LATEST
+    if link.exists() and not link.is_symlink():
+        raise SnapshotError(f"{link} exists and is not a symlink; refusing to replace it")
+    target = Path(SNAPSHOTS) / dates[-1].isoformat()
+    if link.is_symlink() and Path(os.readlink(link)) == target:
+        return link
+    tmp = output_root / f".{LATEST}.{os.getpid()}.tmp"
+    tmp.unlink(missing_ok=True)
+    os.symlink(target, tmp, target_is_directory=True)
+    os.replace(tmp, link)
+    return link
+
+
+def publish_snapshot(stage: Path, output_root: Path, date: dt.date, *, force: bool = False) -> Published:
+    """Validate a staged snapshot and move it into place with one rename, then update ``latest``.
+
+    Raises
+    ------
+    SnapshotInvalid
+        The staged snapshot fails :func:`validate_snapshot` (the stage is discarded).
+    SnapshotExists
+        ``date`` is published with different content and ``force`` is false (stage discarded).
+    """
+    stage, output_root = Path(stage), Path(output_root)
+    problems = validate_snapshot(stage)
+    if problems:
+        discard(stage)
+        raise SnapshotInvalid(stage, problems)
+    target = snapshot_path(output_root, date)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    status: Literal["published", "identical", "replaced"] = "published"
+    if target.exists():
+        if (target / MANIFEST).is_file() and (target / MANIFEST).read_bytes() == (stage / MANIFEST).read_bytes():
+            discard(stage)
+            update_latest(output_root)
+            return Published(target, "identical")
+        if not force:
+            discard(stage)
+            raise SnapshotExists(
+                f"{target} is already published with different content; snapshots are immutable "
+                "(use --force to replace it)"
+            )
+        retired = Path(tempfile.mkdtemp(prefix=f"{date.isoformat()}-replaced-", dir=output_root / STAGING))
+        os.rename(target, retired / "old")
+        os.rename(stage, target)
+        discard(retired)
+        status = "replaced"
+    else:
+        os.rename(stage, target)
+    update_latest(output_root)
+    return Published(target, status)
+
+
+# -- writing -------------------------------------------------------------------------------------
+#: Tables published as VOTable besides Parquet (the history is Parquet only: it grows without bound).
+VOTABLE_TABLES = ("obsplan", "obscore", "obscore_radio", "obscore_hea")
+#: Tables whose rows carry position and time: they get space, time and space-time MOCs per facility.
+MOC_TABLES = ("obsplan", "obscore")
+
+
+def write_table(directory: Path, name: str, frame: pd.DataFrame, *, votable: bool) -> dict[str, Any]:
+    """Write one table as Parquet (and VOTable); returns its manifest entry."""
+    spec = SNAPSHOT_TABLES[name]
+    table = conform(frame, spec)
+    files = [f"{name}.parquet"]
+    write_parquet(table, spec, Path(directory) / files[0])
+    if votable:
+        files.append(f"{name}.vot")
+        write_votable(table, spec, Path(directory) / files[1])
+    return {"table": spec.qualified_name, "rows": table.num_rows, "files": files}
+
+
+def write_changes(directory: Path, changes: pd.DataFrame, document: Mapping[str, Any]) -> list[str]:
+    """The changelog as ``changes.json`` (``document``) and ``changes.vot``; also ``changes.parquet``."""
+    entry = write_table(directory, "changes", changes, votable=True)
+    (Path(directory) / "changes.json").write_bytes(dumps(document))
+    return [*entry["files"], "changes.json"]
+
+
+def _file_token(text: str) -> str:
+    token = re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower()
+    return token or "unknown"
+
+
+def write_mocs(directory: Path, name: str, frame: pd.DataFrame, tool: str) -> list[str]:
+    """``moc/<table>-<facility>-{smoc,tmoc,stmoc}.{fits,json}`` for every facility of a table."""
+    folder = Path(directory) / "moc"
+    folder.mkdir(exist_ok=True)
+    spec = SNAPSHOT_TABLES[name]
+    written: list[str] = []
+    facilities = frame["facility_name"].fillna("unknown").astype(str)
+    for facility in sorted(facilities.unique()):  # a handful of facilities, not rows
+        rows = frame[(facilities == facility).to_numpy()]
+        t_min = rows["t_min"].to_numpy(dtype="float64", na_value=np.nan)
+        t_max = rows["t_max"].to_numpy(dtype="float64", na_value=np.nan)
+        timed = ~(np.isnan(t_min) | np.isnan(t_max))
+        base = folder / f"{name}-{_file_token(facility)}"
+        moc_id = f"{spec.qualified_name}/{facility}"
+        mocs = {
+            "smoc": space_moc(rows["s_region"]),
+            "tmoc": time_moc(t_min[timed], t_max[timed]),
+            "stmoc": space_time_moc(rows["s_region"], t_min, t_max),
+        }
+        for kind, moc in mocs.items():
+            paths = write_moc(moc, f"{base}-{kind}", moc_id=moc_id, tool=tool)
+            written += [p.relative_to(directory).as_posix() for p in paths]
+    return written
+
+
+def diff_snapshots(old: Path, new: Path) -> dict[str, Any]:
+    """What differs between two snapshots: files (by checksum), row counts, obsplan observations."""
+    from models.history import diff_obsplan
+
+    old, new = Path(old), Path(new)
+    m_old, m_new = read_manifest(old), read_manifest(new)
+    f_old, f_new = m_old.get("files", {}), m_new.get("files", {})
+    t_old, t_new = m_old.get("tables", {}), m_new.get("tables", {})
+    obsplan = diff_obsplan(
+        to_frame(pq.read_table(old / "obsplan.parquet")), to_frame(pq.read_table(new / "obsplan.parquet"))
+    )
+    return {
+        "old": m_old.get("snapshot"),
+        "new": m_new.get("snapshot"),
+        "files": {
+            "added": sorted(set(f_new) - set(f_old)),
+            "removed": sorted(set(f_old) - set(f_new)),
+            "changed": sorted(k for k in set(f_old) & set(f_new) if f_old[k].get("sha256") != f_new[k].get("sha256")),
+        },
+        "rows": {
+            k: (t_old.get(k, {}).get("rows"), t_new.get(k, {}).get("rows")) for k in sorted(set(t_old) | set(t_new))
+        },
+        "obsplan": obsplan,
+    }

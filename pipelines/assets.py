@@ -1,0 +1,357 @@
+"""Assets by layer: ``raw/<source>/responses`` -> ``core/<source>/ivoa_frames`` -> ``out/ivoa/*`` -> ``out/publish``.
+
+Assets only wire pure functions of :mod:`scrapers` and :mod:`models` together and move bytes
+between resources; parsing, reconciliation and publication rules live there.
+"""
+
+import datetime as dt
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+
+from models import snapshot
+from models.arrow import conform, to_frame
+from models.compose import OBSCORE_TABLES, SOURCE_TABLES, as_of_mjd, carry_over, compose, source_collections
+from models.history import change_counts, changes_document
+from models.parquet import read_parquet
+from models.tap_kit import write_tap_kit
+from models.timeutil import mjd_from_datetime
+from pipelines.checks import (
+    drift_check_results,
+    drift_check_specs,
+    drift_findings,
+    row_counts,
+    spec_check_results,
+    spec_check_specs,
+    table_schema,
+)
+from pipelines.partitions import SNAPSHOT_DAYS, partition_date
+from pipelines.resources import FetcherResource, OutputStore, request_from_json
+from scrapers.archive import RawArchive, record_entry
+from scrapers.base import ParseError, RawRecord, Source
+from scrapers.fetch import FetchError, ReplayFetcher
+
+#: Tables of the IVOA layer, in publication order.
+OUT_TABLES = ("obsplan", "obsplan_history", "changes", *OBSCORE_TABLES)
+#: Dagster retries of a fetch that failed in a retryable way (after the fetcher's own retries).
+FETCH_RETRIES = 2
+FETCH_RETRY_WAIT_S = 60
+
+
+def raw_key(source: Source) -> dg.AssetKey:
+    """Asset key of a source's raw responses."""
+    return dg.AssetKey(["raw", source.name, "responses"])
+
+
+def core_key(source: Source) -> dg.AssetKey:
+    """Asset key of a source's IVOA frames."""
+    return dg.AssetKey(["core", source.name, "ivoa_frames"])
+
+
+def out_key(table: str) -> dg.AssetKey:
+    """Asset key of an IVOA-layer table."""
+    return dg.AssetKey(["out", "ivoa", table])
+
+
+PUBLISH_KEY = dg.AssetKey(["out", "publish", "snapshot"])
+PROVENANCE_KEY = out_key("provenance")
+
+
+def pool_name(source: Source) -> str:
+    """Concurrency pool of a source's fetches: its (first) remote host."""
+    return source.hosts[0] if source.hosts else source.name
+
+
+def _as_of(records: list[RawRecord], date: dt.date) -> dt.datetime:
+    """When the source was looked at: its latest fetch time (never before the snapshot date)."""
+    start = dt.datetime.combine(date, dt.time(0, 0), tzinfo=dt.UTC)
+    return max([start, *(r.fetched_at.astimezone(dt.UTC) for r in records)])
+
+
+def build_raw_asset(source: Source) -> dg.AssetsDefinition:
+    """Fetch (or replay) every request of ``source`` for the partition's date into the raw archive."""
+
+    @dg.asset(
+        key=raw_key(source),
+        partitions_def=SNAPSHOT_DAYS,
+        group_name="raw",
+        kinds={"http"},
+        pool=pool_name(source),
+        description=(
+            f"Raw responses of {source.name} ({source.description or source.facility}), archived byte for byte "
+            f"in the dated raw archive. Hosts: {', '.join(source.hosts)}. Retryable fetch failures are retried "
+            f"{FETCH_RETRIES} times by Dagster after the fetcher's own retries."
+        ),
+        metadata={"hosts": list(source.hosts), "cron": source.cron or "archive-only"},
+    )
+    def _raw(context: dg.AssetExecutionContext, fetcher: FetcherResource) -> dg.MaterializeResult:
+        date = partition_date(context)
+        requests = source.requests(date)
+        records: list[RawRecord] = []
+        with fetcher.open(date) as client:
+            for request in requests:  # a handful of pages per source
+                try:
+                    records.append(client.fetch(request))
+                except FetchError as exc:
+                    if exc.retryable:
+                        raise dg.RetryRequested(max_retries=FETCH_RETRIES, seconds_to_wait=FETCH_RETRY_WAIT_S) from exc
+                    raise dg.Failure(description=f"fetch failed: {exc}") from exc
+        listing = [
+            {k: e[k] for k in ("name", "url", "status", "sha256", "size", "fetched_at")}
+            for e in map(record_entry, records)
+        ]
+        return dg.MaterializeResult(
+            metadata={
+                "requests": len(records),
+                "bytes": sum(len(r.content) for r in records),
+                "archive": dg.MetadataValue.path(str(fetcher.archive_for(date).root)),
+                "responses": dg.MetadataValue.json(listing),
+            }
+        )
+
+    return _raw
+
+
+def build_core_asset(source: Source) -> dg.AssetsDefinition:
+    """Parse and normalise a source's raw responses; drift checks gate what reaches the work area."""
+    key = core_key(source)
+
+    @dg.asset(
+        key=key,
+        deps=[raw_key(source)],
+        partitions_def=SNAPSHOT_DAYS,
+        group_name="core",
+        kinds={"pandas"},
+        check_specs=drift_check_specs(key, source),
+        description=(
+            f"{source.name}: raw bytes parsed ({source.name}.parse) and normalised to IVOA frames "
+            f"({source.name}.normalise) as of the latest fetch time; kept in the output root's work area "
+            "only when the drift checks pass."
+        ),
+    )
+    def _core(
+        context: dg.AssetExecutionContext, fetcher: FetcherResource, store: OutputStore
+    ) -> Iterator[dg.MaterializeResult]:
+        date = partition_date(context)
+        archive = fetcher.archive_for(date)
+        requests = source.requests(date)
+        try:
+            replay = ReplayFetcher(archive)
+            records = [replay.fetch(r) for r in requests]
+            parsed = {r.request.name: source.parse(r.request.name, r.content, r.request.url) for r in records}
+        except (FetchError, ParseError) as exc:
+            raise dg.Failure(description=str(exc)) from exc
+        as_of = _as_of(records, date)
+        frames = {k: v for k, v in source.normalise(parsed, as_of).items() if k in SOURCE_TABLES}
+        findings = drift_findings(source, frames, store.previous_manifest(date))
+        counts = row_counts(frames)
+        if not any(findings.values()):
+            meta = {
+                "source": source.name,
+                "facility": source.facility,
+                "as_of": as_of.isoformat(),
+                "as_of_mjd": mjd_from_datetime(as_of),
+                "archive": str(archive.root.resolve()),
+                "rows": counts,
+                "obs_collections": source_collections(frames),
+            }
+            store.write_source(date, source.name, frames, meta, requests)
+        yield dg.MaterializeResult(
+            metadata={
+                "as_of": as_of.isoformat(),
+                "rows": dg.MetadataValue.json(counts),
+                "dagster/row_count": sum(counts.values()),
+            },
+            check_results=drift_check_results(key, findings),
+        )
+
+    return _core
+
+
+def _previous_tables(previous: Path | None) -> dict[str, pd.DataFrame]:
+    if previous is None:
+        return {}
+    return {
+        name: to_frame(read_parquet(previous / f"{name}.parquet"))
+        for name in ("obsplan_history", *OBSCORE_TABLES)
+        if (previous / f"{name}.parquet").is_file()
+    }
+
+
+def build_ivoa_asset(sources: Mapping[str, Source]) -> dg.AssetsDefinition:
+    """Unite the harvested sources, reconcile plan history and complete the ObsCore tables."""
+    outs = {
+        name: dg.AssetOut(
+            key=out_key(name),
+            group_name="ivoa",
+            kinds={"pandas"},
+            description=snapshot.SNAPSHOT_TABLES[name].description,
+            metadata={"dagster/column_schema": table_schema(snapshot.SNAPSHOT_TABLES[name])},
+        )
+        for name in OUT_TABLES
+    }
+    outs["provenance"] = dg.AssetOut(
+        key=PROVENANCE_KEY,
+        group_name="ivoa",
+        kinds={"json"},
+        description="Which sources went into the snapshot: as-of times, row counts, requests, raw archives",
+    )
+    checks = [c for name in OUT_TABLES for c in spec_check_specs(out_key(name), snapshot.SNAPSHOT_TABLES[name])]
+
+    @dg.multi_asset(
+        outs=outs,
+        deps=[core_key(s) for s in sources.values()],
+        partitions_def=SNAPSHOT_DAYS,
+        check_specs=checks,
+        name="out_ivoa",
+    )
+    def _ivoa(context: dg.AssetExecutionContext, store: OutputStore) -> Iterator[Any]:
+        date = partition_date(context)
+        harvested = store.read_sources(date)
+        if not harvested:
+            raise dg.Failure(description=f"no source harvested for {date.isoformat()}: nothing to publish")
+        previous = store.previous(date)
+        previous_manifest = None if previous is None else snapshot.read_manifest(previous)
+        prev_tables = _previous_tables(previous)
+        not_harvested = {
+            name: info
+            for name, info in sorted((previous_manifest or {}).get("sources", {}).items())
+            if name not in harvested
+        }
+        collections = sorted({c for info in not_harvested.values() for c in info.get("obs_collections", [])})
+        when = as_of_mjd([meta["as_of_mjd"] for _, meta in harvested.values()])
+        tables = compose(
+            {name: frames for name, (frames, _) in harvested.items()},
+            prev_tables.get("obsplan_history"),
+            carry_over(prev_tables, collections) if collections else None,
+            date,
+            when,
+        )
+        report: list[dict[str, Any]] = []
+        for name in OUT_TABLES:
+            spec = snapshot.SNAPSHOT_TABLES[name]
+            results, violations = spec_check_results(out_key(name), tables[name], spec)
+            report += [v.as_dict() for v in violations]
+            frame = tables[name] if violations else to_frame(conform(tables[name], spec))
+            yield dg.Output(frame, output_name=name, metadata={"dagster/row_count": len(frame)})
+            yield from results
+        provenance = {
+            "snapshot": date.isoformat(),
+            "as_of_mjd": when,
+            "previous_snapshot": None if previous is None else previous.name,
+            "changes": change_counts(tables["changes"]),
+            "sources": {
+                **{n: {**info, "carried_over_from": previous.name} for n, info in not_harvested.items()},
+                **{n: meta for n, (_, meta) in harvested.items()},
+            },
+            "violations": report,
+        }
+        yield dg.Output(provenance, output_name="provenance")
+
+    return _ivoa
+
+
+def _raw_export(stage: Path, sources: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """Copy the exact raw records of the harvested sources into ``raw/`` (a replayable archive)."""
+    described: dict[str, Any] = {}
+    for name, meta in sorted(sources.items()):
+        if "requests" not in meta:  # carried over: its raw bytes are in the earlier snapshot
+            continue
+        archive = RawArchive(meta["archive"])
+        requests = [request_from_json(r) for r in meta["requests"]]
+        archive.export(stage / "raw", requests)
+        described[name] = [
+            {k: e[k] for k in ("name", "url", "method", "key", "status", "sha256", "size", "fetched_at")}
+            for e in (record_entry(ReplayFetcher(archive).fetch(r)) for r in requests)
+        ]
+    return described
+
+
+@dg.asset(
+    key=PUBLISH_KEY,
+    ins={**{name: dg.AssetIn(out_key(name)) for name in OUT_TABLES}, "provenance": dg.AssetIn(PROVENANCE_KEY)},
+    partitions_def=SNAPSHOT_DAYS,
+    group_name="publish",
+    kinds={"parquet", "votable", "fits", "json"},
+    description=(
+        "The dated, immutable snapshot output/snapshots/<date>/: tables as Parquet + VOTable, obsplan_history, "
+        "changes (JSON + VOTable), MOCs per table and facility, the TAP load kit, raw/ (the exact bytes, "
+        "replayable) and manifest.json; staged, validated, moved into place with one rename, then latest."
+    ),
+)
+def publish_snapshot(
+    context: dg.AssetExecutionContext,
+    store: OutputStore,
+    obsplan: pd.DataFrame,
+    obsplan_history: pd.DataFrame,
+    changes: pd.DataFrame,
+    obscore: pd.DataFrame,
+    obscore_radio: pd.DataFrame,
+    obscore_hea: pd.DataFrame,
+    provenance: dict[str, Any],
+) -> dg.MaterializeResult:
+    """Write, validate and atomically publish the partition's snapshot."""
+    date = partition_date(context)
+    tables = {
+        "obsplan": obsplan,
+        "obscore": obscore,
+        "obscore_radio": obscore_radio,
+        "obscore_hea": obscore_hea,
+        "obsplan_history": obsplan_history,
+    }
+    stage = snapshot.new_staging(store.path, date)
+    try:
+        entries = {
+            name: snapshot.write_table(stage, name, frame, votable=name in snapshot.VOTABLE_TABLES)
+            for name, frame in tables.items()
+        }
+        document = changes_document(changes, date, provenance["previous_snapshot"], provenance["as_of_mjd"])
+        snapshot.write_changes(stage, changes, document)
+        entries["changes"] = {"table": "voharvest.changes", "rows": len(changes), "files": ["changes.parquet"]}
+        tool = f"voharvest {snapshot.code_version()}"
+        mocs = [p for name in snapshot.MOC_TABLES for p in snapshot.write_mocs(stage, name, tables[name], tool)]
+        tap = write_tap_kit(stage, [snapshot.SNAPSHOT_TABLES[n] for n in entries])
+        raw = _raw_export(stage, provenance["sources"])
+        sources = {
+            name: {**{k: v for k, v in meta.items() if k not in ("requests", "archive")}, "responses": raw.get(name)}
+            for name, meta in provenance["sources"].items()
+        }
+        snapshot.write_manifest(
+            stage,
+            {
+                "snapshot": date.isoformat(),
+                "as_of_mjd": provenance["as_of_mjd"],
+                "previous_snapshot": provenance["previous_snapshot"],
+                "code_version": snapshot.code_version(),
+                "tables": entries,
+                "changes": provenance["changes"],
+                "mocs": mocs,
+                "tap": tap,
+                "raw": "raw/ is a raw archive of exactly the responses parsed (voharvest harvest --replay <it>)",
+                "sources": sources,
+                "validation": {"violations": provenance["violations"], "checks": "all blocking checks passed"},
+            },
+        )
+        published = snapshot.publish_snapshot(stage, store.path, date, force=store.force)
+    except snapshot.SnapshotError as exc:
+        raise dg.Failure(description=str(exc)) from exc
+    finally:
+        snapshot.discard(stage)
+    context.log.info(f"snapshot {published.status}: {published.path}")
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(published.path)),
+            "status": published.status,
+            "rows": dg.MetadataValue.json({k: v["rows"] for k, v in entries.items()}),
+            "changes": dg.MetadataValue.json(provenance["changes"]),
+        }
+    )
+
+
+def build_assets(sources: Mapping[str, Source]) -> list[dg.AssetsDefinition]:
+    """Every asset of the graph for ``sources``."""
+    per_source = [a for s in sources.values() for a in (build_raw_asset(s), build_core_asset(s))]
+    return [*per_source, build_ivoa_asset(sources), publish_snapshot]
