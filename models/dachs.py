@@ -152,11 +152,6 @@ def _attr(name: str, value: str) -> str:
     return f" {name}={quoteattr(value)}"
 
 
-#: Utype prefixes per table: ObsCore 1.1 writes its utypes in TAP_SCHEMA with ``obscore:`` (taplint's
-#: ObsCore stage requires it); ObsLocTAP's are unprefixed.
-UTYPE_PREFIX: dict[str, str] = {"ivoa.obscore": "obscore:"}
-
-
 def column_xml(spec: TableSpec, column: Column) -> str:
     """One DaCHS ``<column>`` element for a spec column."""
     dachs_type = "unicode" if column.unicode else _DACHS_TYPES[column.datatype]
@@ -166,7 +161,7 @@ def column_xml(spec: TableSpec, column: Column) -> str:
     if column.ucd:
         attrs += _attr("ucd", column.ucd)
     if column.utype:
-        attrs += _attr("utype", UTYPE_PREFIX.get(spec.qualified_name, "") + column.utype)
+        attrs += _attr("utype", spec.tap_utype_prefix + column.utype)
     if column.datatype == "region":
         attrs += _attr("xtype", "adql:REGION")
     if column.null_rule == "not-null":

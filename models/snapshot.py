@@ -115,7 +115,10 @@ def new_staging(output_root: Path, date: dt.date) -> Path:
     """A fresh staging directory for ``date`` on the output root's file system."""
     base = Path(output_root) / STAGING
     base.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f"{date.isoformat()}-", dir=base))
+    stage = Path(tempfile.mkdtemp(prefix=f"{date.isoformat()}-", dir=base))
+    # mkdtemp makes it private (0700); a published snapshot is read by other users (TAP servers).
+    stage.chmod(0o755)
+    return stage
 
 
 def discard(path: Path) -> None:

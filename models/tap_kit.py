@@ -45,7 +45,7 @@ def write_tap_kit(snapshot_dir: Path, specs: Sequence[TableSpec]) -> list[str]:
     written = []
     (folder / "schema.sql").write_text(postgres_ddl(specs, pgsphere=True), encoding="utf-8")
     written.append(f"{TAP_DIR}/schema.sql")
-    for name, frame in sorted(tap_schema_rows(specs).items()):
+    for name, frame in sorted(tap_schema_rows(specs, indexed_regions=True).items()):
         frame.to_csv(folder / "tap_schema" / f"{name}.csv", index=False, lineterminator="\n")
         written.append(f"{TAP_DIR}/tap_schema/{name}.csv")
     load = folder / "load.sh"

@@ -207,7 +207,7 @@ def tap_schema_rows(
                     "xtype": c.votable_xtype,
                     "size": _size(c.votable_arraysize),
                     "description": _none_if_empty(c.description),
-                    "utype": _none_if_empty(c.utype),
+                    "utype": _none_if_empty(c.utype and t.tap_utype_prefix + c.utype),
                     "unit": _none_if_empty(c.unit),
                     "ucd": _none_if_empty(c.ucd),
                     "indexed": int(c.indexed or (indexed_regions and c.datatype == "region")),

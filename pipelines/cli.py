@@ -211,13 +211,14 @@ def _import_gadf(args: argparse.Namespace) -> int:
     except ParseError as exc:
         print(f"voharvest import-gadf: {exc}", file=sys.stderr)
         return 1
-    for name in sorted(write_import(result, args.output)):
-        print(Path(args.output) / name)
+    output = args.output or DEFAULT_OUTPUT / "imports" / args.collection
+    for name in sorted(write_import(result, output)):
+        print(Path(output) / name)
     return 0
 
 
 def parser() -> argparse.ArgumentParser:
-    """The argument parser (subcommands harvest, validate, diff, list, build-replay, import-gadf)."""
+    """The argument parser (subcommands harvest, validate, diff, list, build-replay, import-gadf, serve-check)."""
     p = argparse.ArgumentParser(prog="voharvest", description="Harvest observatory schedules into IVOA snapshots.")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -261,8 +262,16 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--instrument", default=None)
     g.add_argument("--fov-deg", type=float, default=None)
     g.add_argument("--datalink-base-url", default=None)
-    g.add_argument("--output", type=Path, required=True)
+    g.add_argument(
+        "--output", type=Path, default=None, help="default: output/imports/<collection> under the working directory"
+    )
     g.set_defaults(func=_import_gadf)
+
+    sub.add_parser(
+        "serve-check",
+        help="load a snapshot into a local GAVO DaCHS and run STILTS taplint (options: serve-check --help)",
+        add_help=False,
+    )
     return p
 
 
@@ -273,6 +282,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from scrapers.recordings import main as recordings_main
 
         return int(recordings_main(argv[1:]))
+    if argv[:1] == ["serve-check"]:  # its options belong to pipelines.serve_check
+        from pipelines.serve_check import main as serve_check_main
+
+        return int(serve_check_main(argv[1:]))
     args = parser().parse_args(argv)
     return int(args.func(args))
 

@@ -686,10 +686,28 @@ def _empty_obsplan(n: int) -> pd.DataFrame:
     )
 
 
+#: Optical/IR instruments: (em_min m, em_max m, field-of-view diameter deg) from ESO's instrument
+#: pages; the diameter is that of the circle enclosing the largest imaging/IFU field (a superset, so
+#: cone searches never miss). Interferometric and radio instruments live in ``models.radio``.
+OPTICAL_INSTRUMENTS: dict[str, tuple[float, float, float]] = {
+    "SINFONI": (1.1e-6, 2.45e-6, 8.0 * 2**0.5 / 3600.0),  # 8" x 8" IFU field
+    "MUSE": (465e-9, 930e-9, 60.0 * 2**0.5 / 3600.0),  # 1' x 1' wide-field mode
+    "NACO": (1.0e-6, 5.0e-6, 56.0 * 2**0.5 / 3600.0),  # 56" x 56" widest camera
+    "HAWKI": (0.85e-6, 2.5e-6, 7.5 * 2**0.5 / 60.0),  # 7.5' x 7.5'
+    "FORS2": (330e-9, 1100e-9, 6.8 * 2**0.5 / 60.0),  # 6.8' x 6.8'
+    "VIRCAM": (0.83e-6, 2.5e-6, 1.65),  # VISTA's 1.65 deg diameter field
+    "OMEGACAM": (330e-9, 1000e-9, 2**0.5),  # VST 1 deg x 1 deg
+}
+
+
 def _band(instrument: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    lo = instrument.map({k: v.em_min for k, v in radio.INSTRUMENTS.items()}).to_numpy(dtype="float64")
-    hi = instrument.map({k: v.em_max for k, v in radio.INSTRUMENTS.items()}).to_numpy(dtype="float64")
-    return lo, hi
+    lo = {**{k: v.em_min for k, v in radio.INSTRUMENTS.items()}, **{k: v[0] for k, v in OPTICAL_INSTRUMENTS.items()}}
+    hi = {**{k: v.em_max for k, v in radio.INSTRUMENTS.items()}, **{k: v[1] for k, v in OPTICAL_INSTRUMENTS.items()}}
+    return instrument.map(lo).to_numpy(dtype="float64"), instrument.map(hi).to_numpy(dtype="float64")
+
+
+def _fov(instrument: pd.Series) -> np.ndarray:
+    return instrument.map({k: v[2] for k, v in OPTICAL_INSTRUMENTS.items()}).to_numpy(dtype="float64")
 
 
 def _exposures(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -783,6 +801,7 @@ def _run_rows(runs: pd.DataFrame) -> pd.DataFrame:
     category, priority = _mode_mapping(runs["obs_mode"])
     em_lo, em_hi = _band(runs["instrument"])
     out = out.assign(
+        s_fov=_fov(runs["instrument"]),
         obs_id=runs["run_id"].to_numpy(),
         obs_collection=facility.to_numpy(),
         facility_name=facility.to_numpy(),
@@ -880,9 +899,10 @@ def normalise(frames: dict[str, pd.DataFrame], as_of: dt.datetime) -> dict[str, 
             x_eso_ob_id=obs["ob_id"],
             x_eso_n_exposures=obs["n_exposures"],
         )
+        rows["s_fov"] = _fov(obs["instrument_name"])
         if geometry is not None:
             for col in ("s_fov", "s_resolution"):
-                rows[col] = rows["obs_id"].map(geometry[col]).astype("float64")
+                rows[col] = rows["obs_id"].map(geometry[col]).astype("float64").fillna(rows[col])
             rows["s_region"] = rows["obs_id"].map(geometry["s_region"]).astype(object)
         obsplan_parts.append(rows)
         if not run_rows.empty:

@@ -257,6 +257,11 @@ def test_performed_observations_replace_their_past_runs(ivoa):
     assert sorted(sinfoni.index) == ["200282039-20130826", "200282283-20130830", "200282301-20130830"]
     assert (sinfoni["t_exptime"] == 1800.0).all()
     assert (sinfoni["category"] == "Fixed").all()
+    # optical instruments carry their own field: SINFONI's 8" x 8" IFU inside a circle of 11.3" diameter
+    assert sinfoni["s_fov"].tolist() == pytest.approx([8 * 2**0.5 / 3600] * 3)
+    assert sinfoni["em_min"].tolist() == [1.1e-6] * 3
+    first = sinfoni.loc["200282039-20130826"]
+    assert first["s_region"] == f"Circle ICRS {first['s_ra']:.6f} {first['s_dec']:.6f} {8 * 2**0.5 / 7200:.6f}"
 
 
 def test_vlti_and_apex_rows_in_obscore_and_radio(ivoa):

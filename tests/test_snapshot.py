@@ -65,6 +65,8 @@ def test_publish_layout_manifest_and_latest(tmp_path: Path, plan: pd.DataFrame) 
     }
     assert manifest["tables"]["obsplan"]["rows"] == 4
     assert list((tmp_path / ".staging").iterdir()) == []
+    # readable by other users (a TAP server's account loads it)
+    assert path.stat().st_mode & 0o777 == 0o755
 
 
 def test_republishing_is_idempotent_and_immutable(tmp_path: Path, plan: pd.DataFrame) -> None:  # noqa: F811
