@@ -11,7 +11,9 @@ from __future__ import annotations
 import os
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from astropy.table import MaskedColumn, Table
 
 from models.arrow import arrow_schema
 from models.columns import TableSpec
@@ -45,3 +47,34 @@ def write_parquet(table: pa.Table, spec: TableSpec, path: str | os.PathLike[str]
 def read_parquet(path: str | os.PathLike[str]) -> pa.Table:
     """Read a snapshot written by :func:`write_parquet` (field and file metadata included)."""
     return pq.read_table(path)
+
+
+def read_astropy(path: str | os.PathLike[str]) -> Table:
+    """A snapshot Parquet file as an astropy Table: masked NULLs, units, UCDs, utypes, descriptions.
+
+    astropy 8's own Parquet readers lose NULLs (``"None"`` strings, NaN integers) and its
+    ``parquet.votable`` reader cannot merge variable-length string FIELDs, so researchers get this
+    reader; the metadata comes from the Arrow fields written by :func:`write_parquet`.
+    """
+    table = pq.read_table(path)
+    out = Table(
+        meta={k.decode(): v.decode() for k, v in (table.schema.metadata or {}).items() if k.startswith(b"ivoa.")}
+    )
+    for field, column in zip(table.schema, table.columns, strict=True):
+        meta = {k.decode(): v.decode() for k, v in (field.metadata or {}).items()}
+        mask = column.is_null().to_numpy(zero_copy_only=False)
+        if pa.types.is_string(field.type) or pa.types.is_timestamp(field.type):
+            text = (
+                column.cast(pa.string()) if pa.types.is_string(field.type) else pc.strftime(column, "%Y-%m-%dT%H:%M:%S")
+            )
+            values = text.fill_null("").to_numpy(zero_copy_only=False).astype(str)
+        else:
+            values = column.fill_null(0).to_numpy(zero_copy_only=False)
+        out[field.name] = MaskedColumn(
+            values,
+            mask=mask,
+            unit=meta.get("unit") or None,
+            description=meta.get("description"),
+            meta={k: meta[k] for k in ("ucd", "utype", "xtype") if meta.get(k)},
+        )
+    return out

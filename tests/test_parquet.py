@@ -192,3 +192,31 @@ def test_non_ivoa_spec_round_trip(tmp_path) -> None:
     vot = parse_content(content, HISTORY)
     assert [f.name for f in vot.get_first_table().fields] == HISTORY.names
     assert b"COOSYS" not in content and b"TIMESYS" not in content
+
+
+@pytest.mark.parametrize("name", list(IVOA_TABLES))
+def test_read_back_as_astropy_table_with_metadata_and_masks(name: str, tmp_path) -> None:
+    from astropy import units as u
+
+    from models.parquet import read_astropy
+
+    spec = IVOA_TABLES[name]
+    frame = spec_frame(spec, n=15, seed=7)
+    if "target_name" in spec.names:
+        frame["target_name"] = [TARGETS[i % len(TARGETS)] if i % 4 else None for i in range(15)]
+    table = conform(frame, spec)
+    path = tmp_path / f"{name}.parquet"
+    write_parquet(table, spec, path)
+    got = read_astropy(path)
+    assert got.colnames == spec.names
+    for column in spec.columns:
+        col = got[column.name]
+        want = table.column(column.name)
+        assert list(col.mask) == [v is None for v in want.to_pylist()], column.name
+        assert (col.unit or "") == (u.Unit(column.unit) if column.unit else ""), column.name
+        assert col.description == column.description
+        assert col.meta.get("ucd", "") == column.ucd and col.meta.get("utype", "") == column.utype
+        if column.is_string and column.datatype != "timestamp":
+            assert [None if m else str(v) for v, m in zip(col, col.mask, strict=True)] == want.to_pylist()
+        elif not column.is_string:
+            assert [None if m else v for v, m in zip(col.tolist(), col.mask, strict=True)] == want.to_pylist()
