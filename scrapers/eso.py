@@ -558,16 +558,25 @@ def parse_amber(content: bytes, url: str) -> pd.DataFrame:
     )
 
 
-def parse_tap_raw(content: bytes, url: str) -> pd.DataFrame:
-    """Exposures of a TAP ``dbo.raw`` VOTable answer (ids kept as text)."""
-    what = "tap_raw"
-    t = read_votable(content, source=NAME, url=url, string_columns=("ob_id", "prog_id", "dp_id"))
+def _read_tap(
+    content: bytes, url: str, what: str, required: tuple[str, ...], string_columns: tuple[str, ...]
+) -> pd.DataFrame:
+    """A TAP VOTable answer with its required columns and at least one row (ESO always lists some)."""
+    t = read_votable(content, source=NAME, url=url, string_columns=string_columns)
     found = list(t.columns)
-    missing = [c for c in _TAP_RAW_REQUIRED if c not in t.columns]
+    missing = [c for c in required if c not in t.columns]
     if missing:
         raise ParseError(NAME, url, f"{what}: required column missing", column=missing[0], found=found)
     if t.empty:
         raise ParseError(NAME, url, f"{what}: the table has no rows", found=found)
+    return t
+
+
+def parse_tap_raw(content: bytes, url: str) -> pd.DataFrame:
+    """Exposures of a TAP ``dbo.raw`` VOTable answer (ids kept as text)."""
+    what = "tap_raw"
+    t = _read_tap(content, url, what, _TAP_RAW_REQUIRED, ("ob_id", "prog_id", "dp_id"))
+    found = list(t.columns)
     text = t.astype({c: str for c in ("dp_id", "prog_id", "instrument", "telescope")})
     ra = pd.to_numeric(t["ra"], errors="coerce").to_numpy(dtype="float64")
     dec = pd.to_numeric(t["dec"], errors="coerce").to_numpy(dtype="float64")
@@ -605,13 +614,8 @@ def parse_tap_raw(content: bytes, url: str) -> pd.DataFrame:
 def parse_apex_quicklooks(content: bytes, url: str) -> pd.DataFrame:
     """APEX quick-look products (one per project and UT day, ``E-095.F-9802A.2015JUL15.TAR``)."""
     what = "apex_quicklooks"
-    t = read_votable(content, source=NAME, url=url, string_columns=("prog_id", "quicklook_id", "project_id"))
+    t = _read_tap(content, url, what, _APEX_QL_REQUIRED, ("prog_id", "quicklook_id", "project_id"))
     found = list(t.columns)
-    missing = [c for c in _APEX_QL_REQUIRED if c not in t.columns]
-    if missing:
-        raise ParseError(NAME, url, f"{what}: required column missing", column=missing[0], found=found)
-    if t.empty:
-        raise ParseError(NAME, url, f"{what}: the table has no rows", found=found)
     ql = t["quicklook_id"].astype(str)
     day_text = ql.str.extract(r"\.(\d{4}[A-Z]{3}\d{2})\.TAR$", expand=False)
     day = pd.to_datetime(day_text.str.title(), format="%Y%b%d", errors="coerce", utc=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import inspect
 import io
 import warnings
 from pathlib import Path
@@ -251,16 +252,15 @@ def import_directory(
     index_dir: Path,
     collection: str,
     access_url_template: str,
-    *,
-    facility: str | None = None,
-    instrument: str | None = None,
-    fov_deg: float | None = None,
-    datalink_base_url: str | None = None,
+    **options: str | float | None,
 ) -> dict[str, pd.DataFrame]:
     """ObsCore, obscore_hea and DataLink rows of the GADF index in ``index_dir``.
 
-    The obs-index is required, the hdu-index optional (without it: no sizes, no DataLink). See
-    :func:`models.hea.gadf_to_ivoa` for the parameters and :func:`write_import` to write the result.
+    The obs-index is required, the hdu-index optional (without it: no sizes, no DataLink).
+    ``collection``, ``access_url_template`` and the keyword ``options`` (``facility``,
+    ``instrument``, ``fov_deg``, ``datalink_base_url``, ``data_rights``, ``auth``) are those of
+    :func:`models.hea.gadf_to_ivoa`, declared there only (an unknown option is a ``TypeError``).
+    :func:`write_import` writes the result.
 
     Raises
     ------
@@ -268,6 +268,10 @@ def import_directory(
         Naming the file: no obs-index, a missing required column (with the columns found), bad
         values, or an index inconsistent with the URL template.
     """
+    # A misspelt option fails here, before any file is read.
+    inspect.signature(gadf_to_ivoa).bind(
+        None, None, collection=collection, access_url_template=access_url_template, **options
+    )
     index_dir = Path(index_dir)
     if not index_dir.is_dir():
         raise ParseError(_IMPORT_SOURCE, str(index_dir), "not a directory")
@@ -279,16 +283,7 @@ def import_directory(
     hdu_path = find_index(index_dir, "hdu")
     hdu = parse_hdu_index(hdu_path.read_bytes(), str(hdu_path)) if hdu_path is not None else None
     try:
-        return gadf_to_ivoa(
-            obs,
-            hdu,
-            collection=collection,
-            access_url_template=access_url_template,
-            facility=facility,
-            instrument=instrument,
-            fov_deg=fov_deg,
-            datalink_base_url=datalink_base_url,
-        )
+        return gadf_to_ivoa(obs, hdu, collection=collection, access_url_template=access_url_template, **options)
     except ValueError as exc:
         where = str(hdu_path or obs_path)
         raise ParseError(_IMPORT_SOURCE, where, str(exc)) from exc

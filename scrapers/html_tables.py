@@ -5,14 +5,16 @@ Schedule pages change their layout without notice: a column is renamed (``J2000_
 silently wrong data; reading them by header text turns it into a clear :class:`ParseError` that
 names the source, the URL, the missing header and the headers actually found.
 
-The API is three functions:
+The API is three functions, and one that chains them for the common case:
 
 - :func:`read_tables` -- every ``<table>`` of a page with its title, header texts and body rows;
 - :func:`find_table` -- the one table with a given title (and, optionally, the given columns);
-- :func:`select_columns` -- a frame of text cells keyed by canonical column names.
+- :func:`select_columns` -- a frame of text cells keyed by canonical column names;
+- :func:`read_table` -- the three in one call: the page's one table with the columns, as a frame.
 
-Header texts are compared after :func:`normalise_header` (case, ``_``, brackets and spacing
-ignored), so ``J2000_RA``, ``J2000 RA`` and ``j2000  ra`` are the same header.
+Header texts are compared after :func:`normalise_header` (case, ``_``, brackets, ``.``, ``#``,
+``:``, ``,``, ``/`` and spacing ignored), so ``J2000_RA``, ``J2000 RA`` and ``j2000  ra`` are the
+same header, and so are ``Obs Id.`` and ``obs id`` or ``Revn #`` and ``revn``.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ _TITLE_XPATH = (
     "preceding::*[self::h1 or self::h2 or self::h3 or self::h4 or self::h5 or self::h6 or self::b or self::strong][1]"
 )
 _ROWS_XPATH = "./tr | ./thead/tr | ./tbody/tr | ./tfoot/tr"
-_PUNCT = re.compile(r"[_()\[\]:,/]+")
+_PUNCT = re.compile(r"[_()\[\]:,/.#]+")
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ class HtmlTable:
 
 
 def normalise_header(text: str) -> str:
-    """Comparable form of a header: lower case, ``_``/brackets/colons as spaces, spacing collapsed."""
+    """Comparable form of a header: lower case, ``_``/brackets/``.#:,/`` as spaces, spacing collapsed."""
     return " ".join(_PUNCT.sub(" ", text).lower().split())
 
 
@@ -163,11 +165,14 @@ def find_table(
     title: str | None = None,
     columns: Mapping[str, Sequence[str]] | None = None,
     required: Collection[str] = (),
+    what: str | None = None,
 ) -> HtmlTable:
     """The single table whose title contains ``title`` (case-insensitive) and has the columns.
 
     Raises :class:`ParseError` listing every table found (title and headers) when none or more
-    than one table fits: a page that moved its tables is reported, never half-read.
+    than one table fits: a page that moved its tables is reported, never half-read. ``what``
+    names the table in those messages (default: by its title, else "table with the expected
+    columns").
     """
     candidates = list(tables)
     if title is not None:
@@ -185,7 +190,8 @@ def find_table(
             # One table by title: report its own missing header, the most useful error.
             match_columns(candidates[0].headers, columns, required=required, source=source, url=url)
         candidates = fitting
-    what = f"table titled {title!r}" if title is not None else "table with the expected columns"
+    if what is None:
+        what = f"table titled {title!r}" if title is not None else "table with the expected columns"
     if not candidates:
         raise ParseError(source, url, f"no {what}; tables found: {_describe(tables)}")
     if len(candidates) > 1:
@@ -233,6 +239,28 @@ def select_columns(
     frame.index = pd.RangeIndex(1, len(frame) + 1, name="row")
     frame.attrs["headers"] = list(table.headers)
     frame.attrs["header_of"] = {name: table.headers[k] for name, k in pos.items()}
-    frame.attrs["unmatched_headers"] = [h for k, h in enumerate(table.headers) if k not in set(pos.values())]
+    matched = set(pos.values())
+    frame.attrs["unmatched_headers"] = [h for k, h in enumerate(table.headers) if k not in matched]
     frame.attrs["title"] = table.title
     return frame
+
+
+def read_table(
+    content: bytes,
+    columns: Mapping[str, Sequence[str]],
+    *,
+    required: Collection[str],
+    source: str,
+    url: str,
+    title: str | None = None,
+    what: str | None = None,
+    allow_empty: bool = False,
+) -> pd.DataFrame:
+    """The one table of a page that has the columns (and title), as :func:`select_columns` gives it.
+
+    Pages with a single table of interest need no more than this; every error of
+    :func:`read_tables`, :func:`find_table` and :func:`select_columns` is raised as there.
+    """
+    tables = read_tables(content, source=source, url=url)
+    table = find_table(tables, source=source, url=url, title=title, columns=columns, required=required, what=what)
+    return select_columns(table, columns, required=required, source=source, url=url, allow_empty=allow_empty)

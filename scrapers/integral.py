@@ -47,11 +47,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from astropy.io import fits
-from lxml import etree, html
 
 from models.regions import circle_stcs
 from models.timeutil import TimeParseError, mjd_from_datetime, mjd_from_iso
 from models.units import kev_band_to_em
+from scrapers import html_tables
 from scrapers.base import ParseError, Request, Source
 from scrapers.heasarc import HEASARC_TAP, tap_request
 from scrapers.votable_io import read_votable
@@ -100,7 +100,7 @@ INSTRUMENTS: dict[str, Instrument] = {
 #: The instrument whose coverage an obsplan row describes.
 COVERAGE_INSTRUMENT = "IBIS"
 
-#: Canonical field -> accepted header texts (lower case, ``.#()`` removed, single spaces).
+#: Canonical field -> accepted header texts (compared by :func:`html_tables.normalise_header`).
 LISTING_HEADERS: dict[str, tuple[str, ...]] = {
     "rev": ("rev", "revolution", "revn"),
     "start": ("start time utc", "start time", "start"),
@@ -116,6 +116,8 @@ LISTING_HEADERS: dict[str, tuple[str, ...]] = {
     "observation": ("observation", "observation id", "obs id"),
 }
 OPTIONAL_HEADERS: dict[str, tuple[str, ...]] = {"status": ("status", "st", "s", "stat")}
+#: Every listing column, required and optional.
+LISTING_COLUMNS: dict[str, tuple[str, ...]] = LISTING_HEADERS | OPTIONAL_HEADERS
 
 #: Science-window columns (lower case); ISDC names on the right are synonyms.
 SCW_SYNONYMS = {"ra_x": "ra", "dec_x": "dec", "dsize": "data_size"}
@@ -147,61 +149,22 @@ def requests(as_of: dt.date) -> list[Request]:
 
 
 # --------------------------------------------------------------------------------------- listings
-def _norm_header(text: str) -> str:
-    text = re.sub(r"[.#()]", " ", text.lower())
-    return re.sub(r"\s+", " ", text).strip()
-
-
-def _match(header: list[str], fields: dict[str, tuple[str, ...]]) -> dict[str, int]:
-    normed = [_norm_header(h) for h in header]
-    index = {}
-    for key, synonyms in fields.items():
-        hits = [i for i, h in enumerate(normed) if h in synonyms]
-        if hits:
-            index[key] = hits[0]
-    return index
-
-
-def _select(cells: list[list[str]], header: list[str], url: str) -> pd.DataFrame:
-    """Text frame keyed by canonical names, from a header and body cells already matched."""
-    index = _match(header, LISTING_HEADERS) | _match(header, OPTIONAL_HEADERS)
-    width = len(header)
-    short = [i for i, r in enumerate(cells) if len(r) != width]
-    if short:
-        raise ParseError(NAME, url, f"row has {len(cells[short[0]])} cells, header has {width}", row=short[0])
-    raw = pd.DataFrame(cells, columns=range(width), dtype=object) if cells else pd.DataFrame(columns=range(width))
-    return pd.DataFrame({key: raw[i].astype(object) for key, i in index.items()})
-
-
-def _missing(header: list[str]) -> list[str]:
-    index = _match(header, LISTING_HEADERS)
-    return [k for k in LISTING_HEADERS if k not in index]
-
-
 def read_listing_html(content: bytes, url: str) -> pd.DataFrame:
-    """Text cells of the schedule table of an ISOC listing page (found by its header texts)."""
-    if not content.strip():
-        raise ParseError(NAME, url, "empty response instead of a schedule listing")
-    try:
-        doc = html.document_fromstring(content, parser=html.HTMLParser(no_network=True, recover=True))
-    except (etree.ParserError, ValueError) as exc:
-        raise ParseError(NAME, url, f"unreadable HTML: {exc}") from exc
-    best: tuple[int, list[str]] = (-1, [])
-    for table in doc.iter("table"):
-        rows = table.xpath(".//tr")
-        if not rows:
-            continue
-        header = [" ".join(c.text_content().split()) for c in rows[0].xpath("./th|./td")]
-        missing = _missing(header)
-        if len(LISTING_HEADERS) - len(missing) > best[0]:
-            best = (len(LISTING_HEADERS) - len(missing), header)
-        if not missing:
-            cells = [[" ".join(c.text_content().split()) for c in r.xpath("./td|./th")] for r in rows[1:]]
-            return _select(cells, header, url)
-    if best[0] < 0:
-        raise ParseError(NAME, url, "no schedule table on the page (layout changed or error page)")
-    missing = _missing(best[1])
-    raise ParseError(NAME, url, f"schedule table headers not found: {missing}", column=missing[0], found=best[1])
+    """Text cells of the schedule table of an ISOC listing page (found by its header texts).
+
+    A table with its header and no rows is returned empty: after the end of the mission that is
+    the expected current/future listing (the caller decides whether it may be empty).
+    """
+    raw = html_tables.read_table(
+        content,
+        LISTING_COLUMNS,
+        required=LISTING_HEADERS,
+        source=NAME,
+        url=url,
+        what="schedule table",
+        allow_empty=True,
+    )
+    return raw.reset_index(drop=True)  # rows in errors are 0-based positions, as for every later check
 
 
 def read_listing_csv(content: bytes, url: str) -> pd.DataFrame:
@@ -216,10 +179,8 @@ def read_listing_csv(content: bytes, url: str) -> pd.DataFrame:
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
         raise ParseError(NAME, url, f"unreadable CSV listing: {exc}") from exc
     header = [str(c).strip() for c in raw.columns]
-    missing = _missing(header)
-    if missing:
-        raise ParseError(NAME, url, f"CSV listing headers not found: {missing}", column=missing[0], found=header)
-    return _select(raw.to_numpy(dtype=object).tolist(), header, url)
+    pos = html_tables.match_columns(header, LISTING_COLUMNS, required=LISTING_HEADERS, source=NAME, url=url)
+    return pd.DataFrame({key: raw.iloc[:, k].astype(object) for key, k in pos.items()}, index=pd.RangeIndex(len(raw)))
 
 
 def _sexagesimal(values: pd.Series, hours: bool) -> np.ndarray:

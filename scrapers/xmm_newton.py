@@ -30,16 +30,15 @@ Documented interpretations
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from lxml import etree, html
 
 from models.regions import circle_stcs, polygon_stcs
 from models.timeutil import TimeParseError, mjd_from_datetime, mjd_from_iso
 from models.units import kev_band_to_em
+from scrapers import html_tables
 from scrapers.base import ParseError, Request, Source
 from scrapers.heasarc import HEASARC_TAP, tap_request
 from scrapers.votable_io import read_votable
@@ -83,7 +82,7 @@ INSTRUMENTS: dict[str, Instrument] = {
 
 CAMERAS = ("pn", "mos1", "mos2", "rgs1", "rgs2", "om")
 
-#: Canonical field -> accepted header texts (normalised: lower case, no ``.#()``, single spaces).
+#: Canonical field -> accepted header texts (compared by :func:`html_tables.normalise_header`).
 SCHEDULE_HEADERS: dict[str, tuple[str, ...]] = {
     "revolution": ("revn", "rev", "revolution", "revn no"),
     "obs_id": ("obs id", "obsid", "observation id"),
@@ -138,61 +137,6 @@ def requests(as_of: dt.date) -> list[Request]:
         Request(source=NAME, name="short_term_schedule", url=SCHEDULE_URL),
         tap_request(NAME, "xmmmaster", adql),
     ]
-
-
-# ------------------------------------------------------------------------------------ HTML tables
-def _norm_header(text: str) -> str:
-    text = re.sub(r"[.#()]", " ", text.lower())
-    return re.sub(r"\s+", " ", text).strip()
-
-
-def _html_table(
-    content: bytes, url: str, fields: dict[str, tuple[str, ...]], what: str
-) -> tuple[pd.DataFrame, list[str]]:
-    """Cells (text) of the table whose header row carries every field, columns renamed to the fields.
-
-    The table is found by header text, never by position; a page without it raises
-    :class:`ParseError` naming the fields missing from the closest table and its headers.
-    """
-    if not content.strip():
-        raise ParseError(NAME, url, f"empty response instead of the {what}")
-    parser = html.HTMLParser(no_network=True, recover=True)
-    try:
-        doc = html.document_fromstring(content, parser=parser)
-    except (etree.ParserError, ValueError) as exc:
-        raise ParseError(NAME, url, f"unreadable HTML: {exc}") from exc
-    best: tuple[int, list[str], list[str]] = (-1, [], list(fields))
-    for table in doc.iter("table"):
-        rows = table.xpath(".//tr")
-        if not rows:
-            continue
-        header = [" ".join(c.text_content().split()) for c in rows[0].xpath("./th|./td")]
-        normed = [_norm_header(h) for h in header]
-        index = {}
-        for key, synonyms in fields.items():
-            hits = [i for i, h in enumerate(normed) if h in synonyms]
-            if hits:
-                index[key] = hits[0]
-        missing = [k for k in fields if k not in index]
-        if len(index) > best[0]:
-            best = (len(index), header, missing)
-        if missing:
-            continue
-        cells = [[" ".join(c.text_content().split()) for c in r.xpath("./td|./th")] for r in rows[1:]]
-        width = len(header)
-        short = [i for i, r in enumerate(cells) if len(r) != width]
-        if short:
-            raise ParseError(
-                NAME, url, f"row has {len(cells[short[0]])} cells, header has {width}", row=short[0], found=header
-            )
-        raw = pd.DataFrame(cells, columns=range(width), dtype=object) if cells else pd.DataFrame(columns=range(width))
-        frame = pd.DataFrame({key: raw[i].astype(object) for key, i in index.items()})
-        return frame, header
-    if best[0] < 0:
-        raise ParseError(NAME, url, f"no table on the page (expected the {what})")
-    raise ParseError(
-        NAME, url, f"{what}: headers not found: {', '.join(best[2])}", column=", ".join(best[2]), found=best[1]
-    )
 
 
 # ------------------------------------------------------------------------------------- conversions
@@ -251,9 +195,9 @@ def parse_schedule(content: bytes, url: str) -> pd.DataFrame:
     (deg), ``pa`` (deg), ``t_min``/``t_max`` (MJD UTC), ``prime`` (EPIC/RGS/OM), ``prime_text``,
     ``<camera>_ks`` and ``<camera>_closed`` per camera, ``pi``.
     """
-    raw, header = _html_table(content, url, SCHEDULE_HEADERS, "short-term schedule table")
-    if raw.empty:
-        raise ParseError(NAME, url, "short-term schedule table has no rows", found=header)
+    raw = html_tables.read_table(content, SCHEDULE_HEADERS, required=SCHEDULE_HEADERS, source=NAME, url=url)
+    header = raw.attrs["headers"]
+    raw = raw.reset_index(drop=True)  # rows in errors are 0-based positions, as for every later check
     obs_id = raw["obs_id"].astype("string").str.strip()
     bad = ~obs_id.str.fullmatch(OBS_ID_PATTERN).fillna(False).to_numpy(dtype=bool)
     if bad.any():

@@ -354,3 +354,19 @@ def test_recorded_harvest_is_valid_and_has_uv_coverage():
     assert validate(out["obscore_radio"], OBSCORE_RADIO) == []
     assert out["obscore_radio"]["uv_distance_max"].notna().any()
     assert re.fullmatch(eso.SOURCE.id_pattern, out["obsplan"]["obs_id"].iloc[0])
+
+
+@pytest.mark.parametrize(("name", "column"), [("tap_raw", "mjd_obs"), ("apex_quicklooks", "quicklook_id")])
+def test_tap_answers_without_a_required_column_or_rows_are_refused(name, column):
+    """Both TAP parsers share one check: a missing column is named with the columns found; zero rows is an error."""
+    vot = _bytes(FILES[name])
+    field = f'name="{column}"'.encode()
+    assert field in vot
+    with pytest.raises(ParseError, match=f"{name}: required column missing") as err:
+        eso.parse(name, vot.replace(field, b'name="renamed"'), URL)
+    assert err.value.column == column and "renamed" in err.value.found and column not in err.value.found
+    head, _, rest = vot.partition(b"<TABLEDATA>")
+    no_rows = head + b"<TABLEDATA>" + rest[rest.index(b"</TABLEDATA>") :]
+    with pytest.raises(ParseError, match=f"{name}: the table has no rows") as err:
+        eso.parse(name, no_rows, URL)
+    assert column in err.value.found

@@ -386,3 +386,17 @@ def test_normalise_without_obs_index_gives_only_empty_obsplan() -> None:
 def test_parse_unknown_request_name() -> None:
     with pytest.raises(ParseError, match="unknown request name"):
         gadf.parse("events", b"", "u")
+
+
+def test_import_options_are_those_of_gadf_to_ivoa(tmp_path: pathlib.Path) -> None:
+    """import_directory forwards every gadf_to_ivoa option (declared once, there) and rejects unknown ones."""
+    out = gadf.import_directory(
+        DATA, "HESS-DL3-DR1", gadf.HESS_DR1_URL_TEMPLATE, data_rights="public", auth="example.org", fov_deg=5.0
+    )
+    core = out["obscore"].set_index("obs_id")
+    assert core.loc["20136", "obs_publisher_did"] == "ivo://example.org/HESS-DL3-DR1?20136"
+    assert set(core["data_rights"]) == {"public"}
+    assert set(core["s_fov"]) == {5.0}
+    with pytest.raises(TypeError, match="fov_degree"):
+        # rejected before the directory is looked at: it does not even exist
+        gadf.import_directory(tmp_path / "absent", "V", gadf.HESS_DR1_URL_TEMPLATE, fov_degree=5.0)

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from scrapers.base import ParseError
-from scrapers.html_tables import find_table, match_columns, normalise_header, read_tables, select_columns
+from scrapers.html_tables import (
+    find_table,
+    match_columns,
+    normalise_header,
+    read_table,
+    read_tables,
+    select_columns,
+)
 
 PAGE = b"""<html><body>
 <h2>First Schedule</h2>
@@ -52,6 +59,16 @@ def test_normalise_header_ignores_case_underscores_brackets() -> None:
     assert normalise_header("J2000_RA") == normalise_header("J2000 RA") == normalise_header(" j2000  ra ") == "j2000 ra"
     assert normalise_header("Exp (ksec)") == "exp ksec"
     assert normalise_header("Exp [ks]") == "exp ks"
+
+
+def test_normalise_header_ignores_dots_hashes_colons() -> None:
+    """XMM-Newton and INTEGRAL spell headers with ``.``/``#``/``:``; they compare equal to plain words."""
+    assert normalise_header("Obs Id.") == "obs id"
+    assert normalise_header("Revn #") == "revn"
+    assert normalise_header("MOS1 Dur. Ks") == "mos1 dur ks"
+    assert normalise_header("RA hh:mm:ss") == normalise_header("ra hh mm ss") == "ra hh mm ss"
+    assert normalise_header("Exp. time (s)") == "exp time s"
+    assert normalise_header("PA ddd.dd") != normalise_header("PA dddd")
 
 
 def test_match_columns_by_synonym_any_order() -> None:
@@ -123,3 +140,48 @@ def test_select_columns_ragged_row_and_empty_table() -> None:
 def test_read_tables_rejects_empty_bytes() -> None:
     with pytest.raises(ParseError, match="empty response"):
         read_tables(b"  \n", source="s", url="u")
+
+
+def test_find_table_names_the_table_it_wanted() -> None:
+    tables = read_tables(PAGE, source="s", url="u")
+    with pytest.raises(ParseError, match=r"no schedule table; tables found: \[") as err:
+        find_table(
+            tables, columns={"dec": ("J2000_Dec",)}, required=("dec",), source="s", url="u", what="schedule table"
+        )
+    assert "First Schedule" in str(err.value) and "Second table" in str(err.value)
+    with pytest.raises(ParseError, match="no table with the expected columns"):
+        find_table(tables, columns={"dec": ("J2000_Dec",)}, required=("dec",), source="s", url="u")
+
+
+def test_read_table_finds_the_one_table_with_the_columns() -> None:
+    page = b"""<html><body><h2>Schedule</h2>
+    <table><tr><th>Revn #</th><th>Obs Id.</th><th>Extra</th></tr>
+    <tr><td>4714</td><td>0963230101</td><td>x</td></tr>
+    <tr><td colspan="3">separator</td></tr>
+    <tr><td>4715</td><td>0811026701</td><td>y</td></tr></table>
+    <table><tr><th>Other</th></tr><tr><td>1</td></tr></table>
+    </body></html>"""
+    cols = {"rev": ("revn",), "obs_id": ("obs id",)}
+    frame = read_table(page, cols, required=cols, source="s", url="u")
+    assert list(frame.columns) == ["rev", "obs_id"]
+    assert frame["obs_id"].tolist() == ["0963230101", "0811026701"]  # text: leading zero kept
+    assert frame["rev"].tolist() == ["4714", "4715"]
+    assert frame.index.tolist() == [1, 2]
+    assert frame.attrs["headers"] == ["Revn #", "Obs Id.", "Extra"]
+    assert frame.attrs["title"] == "Schedule"
+    # several tables, none with the columns: every table is listed
+    with pytest.raises(ParseError, match="no table with the expected columns") as err:
+        read_table(page.replace(b"Obs Id.", b"Observation"), cols, required=cols, source="s", url="u")
+    assert "'Observation'" in str(err.value) and "'Other'" in str(err.value)
+    # the page's only table lacks a column: that column is named, with the headers found
+    single = b"<table><tr><th>Revn #</th><th>Observation</th></tr><tr><td>1</td><td>2</td></tr></table>"
+    with pytest.raises(ParseError, match="missing required header 'obs_id'") as err:
+        read_table(single, cols, required=cols, source="s", url="u")
+    assert err.value.column == "obs_id" and err.value.found == ["Revn #", "Observation"]
+    # header-only table: empty frame only when allowed
+    empty = b"<table><tr><th>Revn #</th><th>Obs Id.</th></tr></table>"
+    with pytest.raises(ParseError, match="has no rows"):
+        read_table(empty, cols, required=cols, source="s", url="u")
+    assert len(read_table(empty, cols, required=cols, source="s", url="u", allow_empty=True)) == 0
+    with pytest.raises(ParseError, match="no table with the expected columns"):
+        read_table(b"<html><body><p>Maintenance</p></body></html>", cols, required=cols, source="s", url="u")

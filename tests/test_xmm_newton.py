@@ -235,3 +235,20 @@ def test_recordings_cover_the_requests_and_give_valid_rows() -> None:
 def test_recorded_page_is_the_tested_page() -> None:
     assert (RECORDINGS / PAGE.name).read_bytes() == PAGE.read_bytes()
     assert (RECORDINGS / MASTER.name).read_bytes() == MASTER.read_bytes()
+
+
+def test_schedule_table_is_read_through_html_tables() -> None:
+    """Headers spelt with ``.``/``#``/``_`` match; a separator row is no observation; two headers for one field fail."""
+    text = PAGE.read_text()
+    first = text.splitlines()[5]
+    assert first.startswith("<tr><td>4714</td><td>0963230101</td>")
+    separated = text.replace(first, first + '\n<tr><td colspan="16">--- Revolution 4714 ---</td></tr>', 1)
+    schedule = xmm.parse("short_term_schedule", separated.encode(), URL)
+    assert schedule["obs_id"].tolist() == xmm.parse("short_term_schedule", PAGE.read_bytes(), URL)["obs_id"].tolist()
+    assert len(schedule) == 5 and schedule.index.tolist() == [0, 1, 2, 3, 4]
+    renamed = (
+        PAGE.read_text().replace("<th>Revn #</th>", "<th>Revn No.</th>").replace("<th>Obs Id.</th>", "<th>OBS_ID</th>")
+    )
+    assert xmm.parse("short_term_schedule", renamed.encode(), URL)["revolution"].tolist() == [4714] * 5
+    with pytest.raises(ParseError, match="ambiguous header"):
+        xmm.parse("short_term_schedule", PAGE.read_text().replace("<th>PI</th>", "<th>Target</th>").encode(), URL)

@@ -1,6 +1,24 @@
-"""ObsLocTAP 1.0 ``ivoa.obsplan`` (REC 2021-07-24): 26 columns, all mandatory to exist."""
+"""ObsLocTAP 1.0 ``ivoa.obsplan`` (REC 2021-07-24): 26 columns, all mandatory to exist.
 
-from models.columns import Column, TableSpec
+ObsLocTAP takes 20 of its columns from ObsCore ("the exact description of these fields is present
+in the IVOA ObsCore standard", section 3.1), so they are taken from :data:`OBSCORE` here and only
+what ObsLocTAP's own column table states differently is overridden (descriptions, ObsLocTAP null
+rules, ``pol_xel`` as an integer). ``t_plan_exptime`` is ``t_exptime`` of the plan.
+"""
+
+from dataclasses import replace
+
+from models.columns import Column, NullRule, TableSpec
+from models.tables.obscore import OBSCORE
+
+#: ObsLocTAP requires these for Scheduled and Performed rows (ObsCore lets them be NULL).
+_TIMED: NullRule = "not-null-if-scheduled-or-performed"
+
+
+def _obscore(obscore_name: str, /, **overrides: object) -> Column:
+    """ObsCore's column ``obscore_name`` with ObsLocTAP's differences (description, null rule, ...)."""
+    return replace(OBSCORE.column(obscore_name), **overrides)
+
 
 OBSPLAN = TableSpec(
     name="obsplan",
@@ -19,194 +37,28 @@ OBSPLAN = TableSpec(
             ref="mjd_utc",
             indexed=True,
         ),
-        Column(
-            "target_name",
-            "char",
-            ucd="meta.id;src",
-            utype="Target.name",
-            description="Astronomical object observed if any",
-            unicode=True,
-        ),
-        Column(
-            "obs_id",
-            "char",
-            ucd="meta.id",
-            utype="DataID.observationID",
-            description="Observation identifier",
-            null_rule="not-null",
-        ),
-        Column(
-            "obs_collection",
-            "char",
-            ucd="meta.id",
-            utype="DataID.collection",
-            description="Name of the data collection",
-        ),
-        Column(
-            "s_ra",
-            "double",
-            unit="deg",
-            ucd="pos.eq.ra",
-            utype="Char.SpatialAxis.Coverage.Location.Coord.Position2D.Value2.C1",
-            description="Central right ascension ICRS",
-            ref="icrs",
-            minimum=0.0,
-            maximum=360.0,
-            exclusive_max=True,
-            indexed=True,
-        ),
-        Column(
-            "s_dec",
-            "double",
-            unit="deg",
-            ucd="pos.eq.dec",
-            utype="Char.SpatialAxis.Coverage.Location.Coord.Position2D.Value2.C2",
-            description="Central declination ICRS",
-            ref="icrs",
-            minimum=-90.0,
-            maximum=90.0,
-            indexed=True,
-        ),
-        Column(
-            "s_fov",
-            "double",
-            unit="deg",
-            ucd="phys.angSize;instr.fov",
-            utype="Char.SpatialAxis.Coverage.Bounds.Extent.diameter",
-            description="Diameter of the covered region",
-            minimum=0.0,
-            exclusive_min=True,
-        ),
-        Column(
-            "s_region",
-            "region",
-            ucd="pos.outline;obs.field",
-            utype="Char.SpatialAxis.Coverage.Support.Area",
-            description="Sky region covered (ICRS); STC-S string or DALI shape",
-        ),
-        Column(
-            "s_resolution",
-            "double",
-            unit="arcsec",
-            ucd="pos.angResolution",
-            utype="Char.SpatialAxis.Resolution.Refval.value",
-            description="Spatial resolution as FWHM",
-            minimum=0.0,
-        ),
-        Column(
-            "t_min",
-            "double",
-            unit="d",
-            ucd="time.start;obs.exposure",
-            utype="Char.TimeAxis.Coverage.Bounds.Limits.StartTime",
-            description="Start time (MJD)",
-            null_rule="not-null-if-scheduled-or-performed",
-            ref="mjd_utc",
-            indexed=True,
-        ),
-        Column(
-            "t_max",
-            "double",
-            unit="d",
-            ucd="time.end;obs.exposure",
-            utype="Char.TimeAxis.Coverage.Bounds.Limits.StopTime",
-            description="Stop time (MJD)",
-            null_rule="not-null-if-scheduled-or-performed",
-            ref="mjd_utc",
-            indexed=True,
-        ),
-        Column(
-            "t_exptime",
-            "double",
-            unit="s",
-            ucd="time.duration;obs.exposure",
-            utype="Char.TimeAxis.Coverage.Support.Extent",
-            description="Total (performed) exposure time",
-            null_rule="not-null-if-scheduled-or-performed",
-            minimum=0.0,
-        ),
-        Column(
-            "t_resolution",
-            "double",
-            unit="s",
-            ucd="time.resolution",
-            utype="Char.TimeAxis.Resolution.Refval.value",
-            description="Temporal resolution",
-            minimum=0.0,
-        ),
-        Column(
-            "em_min",
-            "double",
-            unit="m",
-            ucd="em.wl;stat.min",
-            utype="Char.SpectralAxis.Coverage.Bounds.Limits.LoLimit",
-            description="Minimum vacuum wavelength (for X-rays: the highest energy)",
-            minimum=0.0,
-            exclusive_min=True,
-        ),
-        Column(
-            "em_max",
-            "double",
-            unit="m",
-            ucd="em.wl;stat.max",
-            utype="Char.SpectralAxis.Coverage.Bounds.Limits.HiLimit",
-            description="Maximum vacuum wavelength",
-            minimum=0.0,
-            exclusive_min=True,
-        ),
-        Column(
-            "em_res_power",
-            "double",
-            ucd="spect.resolution",
-            utype="Char.SpectralAxis.Resolution.ResolPower.refVal",
-            description="Spectral resolving power",
-        ),
-        Column(
-            "o_ucd",
-            "char",
-            ucd="meta.ucd",
-            utype="Char.ObservableAxis.ucd",
-            description="UCD of the observable",
-        ),
-        Column(
-            "pol_states",
-            "char",
-            ucd="meta.code;phys.polarization",
-            utype="Char.PolarizationAxis.stateList",
-            description="List of polarization states or NULL",
-        ),
-        Column(
-            "pol_xel",
-            "int",
-            ucd="meta.number",
-            utype="Char.PolarizationAxis.numBins",
-            description="Number of polarization samples",
-            minimum=0,
-        ),
-        Column(
-            "facility_name",
-            "char",
-            ucd="meta.id;instr.tel",
-            utype="Provenance.ObsConfig.Facility.name",
-            description="Facility used for the observation",
-            null_rule="not-null",
-        ),
-        Column(
-            "instrument_name",
-            "char",
-            ucd="meta.id;instr",
-            utype="Provenance.ObsConfig.Instrument.name",
-            description="Instrument used for the observation",
-        ),
-        Column(
-            "t_plan_exptime",
-            "double",
-            unit="s",
-            ucd="time.duration;obs.exposure",
-            utype="Char.TimeAxis.Coverage.Support.Extent",
-            description="Planned or scheduled exposure time",
-            minimum=0.0,
-        ),
+        _obscore("target_name", description="Astronomical object observed if any"),
+        _obscore("obs_id"),
+        _obscore("obs_collection", null_rule="nullable"),
+        _obscore("s_ra"),
+        _obscore("s_dec"),
+        _obscore("s_fov", description="Diameter of the covered region"),
+        _obscore("s_region", description="Sky region covered (ICRS); STC-S string or DALI shape"),
+        _obscore("s_resolution", description="Spatial resolution as FWHM"),
+        _obscore("t_min", null_rule=_TIMED),
+        _obscore("t_max", null_rule=_TIMED),
+        _obscore("t_exptime", description="Total (performed) exposure time", null_rule=_TIMED),
+        _obscore("t_resolution"),
+        _obscore("em_min", description="Minimum vacuum wavelength (for X-rays: the highest energy)"),
+        _obscore("em_max"),
+        _obscore("em_res_power"),
+        _obscore("o_ucd", description="UCD of the observable"),
+        _obscore("pol_states", description="List of polarization states or NULL"),
+        # ObsLocTAP types pol_xel as (integer): int, not ObsCore's long.
+        _obscore("pol_xel", datatype="int", minimum=0),
+        _obscore("facility_name", description="Facility used for the observation", null_rule="not-null"),
+        _obscore("instrument_name", description="Instrument used for the observation"),
+        _obscore("t_exptime", name="t_plan_exptime", description="Planned or scheduled exposure time"),
         Column(
             "category",
             "char",
