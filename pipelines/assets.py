@@ -22,8 +22,6 @@ from models.timeutil import mjd_from_datetime
 from pipelines.checks import (
     drift_check_results,
     drift_check_specs,
-    drift_findings,
-    row_counts,
     spec_check_results,
     spec_check_specs,
     table_schema,
@@ -32,6 +30,7 @@ from pipelines.partitions import SNAPSHOT_DAYS, partition_date
 from pipelines.resources import FetcherResource, OutputStore, request_from_json
 from scrapers.archive import RawArchive, record_entry
 from scrapers.base import ParseError, RawRecord, Source
+from scrapers.drift import drift_findings, row_counts
 from scrapers.fetch import FetchError, ReplayFetcher
 
 #: Tables of the IVOA layer, in publication order.

@@ -11,7 +11,6 @@ fails, which blocks everything downstream the same way.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -19,6 +18,7 @@ import pandas as pd
 from models.columns import TableSpec
 from models.validate import Violation, validate
 from scrapers.base import Source
+from scrapers.drift import DRIFT_CHECKS, DRIFT_MIN_FRACTION, DRIFT_MIN_PREVIOUS_ROWS
 
 #: Spec check name -> the violation codes it covers.
 SPEC_CHECKS: dict[str, tuple[str, ...]] = {
@@ -35,12 +35,6 @@ _SPEC_CHECK_TEXT = {
     "ranges": "values within the spec's ranges; t_min <= t_max and em_min <= em_max",
     "unique_keys": "the table's key columns are unique",
 }
-
-#: A source's row count "collapses" when it falls below this fraction of the previous snapshot's...
-DRIFT_MIN_FRACTION = 0.5
-#: ...and the previous count was at least this large (tiny tables fluctuate legitimately).
-DRIFT_MIN_PREVIOUS_ROWS = 4
-DRIFT_CHECKS = ("not_empty", "row_count_drift", "id_format")
 
 
 def spec_check_specs(asset_key: dg.AssetKey, spec: TableSpec) -> list[dg.AssetCheckSpec]:
@@ -91,40 +85,6 @@ def drift_check_specs(asset_key: dg.AssetKey, source: Source) -> list[dg.AssetCh
         dg.AssetCheckSpec(name=n, asset=asset_key, blocking=True, description=f"{source.name}: {text[n]}")
         for n in DRIFT_CHECKS
     ]
-
-
-def row_counts(frames: Mapping[str, pd.DataFrame]) -> dict[str, int]:
-    """Rows per table of a source's harvest."""
-    return {name: len(frame) for name, frame in sorted(frames.items())}
-
-
-def drift_findings(
-    source: Source, frames: Mapping[str, pd.DataFrame], previous_manifest: Mapping[str, Any] | None
-) -> dict[str, list[str]]:
-    """What each drift check found (empty lists pass)."""
-    counts = row_counts(frames)
-    findings: dict[str, list[str]] = {name: [] for name in DRIFT_CHECKS}
-    if sum(counts.values()) == 0:
-        findings["not_empty"].append(f"{source.name}: no rows in any table ({sorted(counts)})")
-    previous = ((previous_manifest or {}).get("sources", {}).get(source.name) or {}).get("rows", {})
-    for table, before in sorted(previous.items()):
-        now = counts.get(table, 0)
-        if before >= DRIFT_MIN_PREVIOUS_ROWS and now < DRIFT_MIN_FRACTION * before:
-            findings["row_count_drift"].append(
-                f"{source.name}/{table}: {now} rows, previous snapshot {previous_manifest.get('snapshot')} had {before}"
-            )
-    pattern = source.id_pattern
-    for table, frame in sorted(frames.items()):
-        if "obs_id" not in frame.columns or frame.empty:
-            continue
-        ids = frame["obs_id"].astype("string")
-        bad = ~ids.str.fullmatch(pattern).fillna(False).to_numpy(dtype=bool)
-        if bad.any():
-            shown = ids[bad].head(5).tolist()
-            findings["id_format"].append(
-                f"{source.name}/{table}: {int(bad.sum())} obs_id not matching {pattern!r}, e.g. {shown}"
-            )
-    return findings
 
 
 def drift_check_results(asset_key: dg.AssetKey, findings: Mapping[str, list[str]]) -> list[dg.AssetCheckResult]:
