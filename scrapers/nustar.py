@@ -313,11 +313,9 @@ def _numaster_fits(content: bytes, url: str) -> pd.DataFrame:
             table = Table.read(io.BytesIO(content), format="fits")
     except Exception as exc:  # astropy raises many types for broken FITS
         raise ParseError(NAME, url, f"unreadable FITS table: {exc}") from exc
+    table.convert_bytestring_to_unicode()  # vectorised, instead of decoding cell by cell
     frame = table.to_pandas()
     frame.columns = [str(c).lower() for c in frame.columns]
-    for name in frame.columns:
-        if frame[name].dtype == object:
-            frame[name] = frame[name].map(lambda v: v.decode() if isinstance(v, bytes) else v, na_action="ignore")
     return frame
 
 

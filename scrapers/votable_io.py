@@ -41,14 +41,12 @@ def read_votable(content: bytes, *, source: str, url: str, string_columns: tuple
         table = vot.get_first_table().to_table(use_names_over_ids=True)
     except (IndexError, ValueError) as exc:
         raise ParseError(source, url, "VOTable has no table") from exc
+    table.convert_bytestring_to_unicode()  # fixed-width char columns, vectorised
     frame = table.to_pandas()
     frame.columns = [str(c).lower() for c in frame.columns]
     for name in string_columns:
         if name in frame.columns:
             frame[name] = _as_text(frame[name])
-    for name in frame.columns:
-        if frame[name].dtype == object:
-            frame[name] = frame[name].map(_decode, na_action="ignore")
     return frame
 
 
