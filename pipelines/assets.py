@@ -140,7 +140,12 @@ def build_core_asset(source: Source) -> dg.AssetsDefinition:
         try:
             replay = ReplayFetcher(archive)
             records = [replay.fetch(r) for r in requests]
-            parsed = {r.request.name: source.parse(r.request.name, r.content, r.request.url) for r in records}
+            parsed = {
+                r.request.name: source.parse(
+                    r.request.name, r.content, r.request.url, content_type=r.headers.get("Content-Type")
+                )
+                for r in records
+            }
         except (FetchError, ParseError) as exc:
             raise dg.Failure(description=str(exc)) from exc
         as_of = _as_of(records, date)

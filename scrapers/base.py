@@ -10,11 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 import pandas as pd
+
+from models.errors import ValueParseError
 
 
 @dataclass(frozen=True)
@@ -135,7 +137,9 @@ class Source:
     requests
         ``requests(as_of)`` -> the requests to make for that snapshot date.
     parse
-        ``parse(request_name, content, url)`` -> source frame (pure).
+        ``parse(request_name, content, url, content_type=None)`` -> source frame (pure);
+        ``content_type`` is the HTTP ``Content-Type`` recorded with the response, for
+        :func:`scrapers.text.decode`.
     normalise
         ``normalise(frames_by_request_name, as_of)`` -> IVOA frames (``obsplan``, ``obscore``...).
     id_pattern
@@ -147,8 +151,49 @@ class Source:
     hosts: tuple[str, ...]
     cron: str | None
     requests: Callable[[dt.date], list[Request]]
-    parse: Callable[[str, bytes, str], pd.DataFrame]
+    parse: Callable[..., pd.DataFrame]
     normalise: Callable[[dict[str, pd.DataFrame], dt.datetime], IvoaFrames]
     id_pattern: str = r".+"
     description: str = ""
     extras: dict[str, str] = field(default_factory=dict)
+
+
+def value_error(
+    exc: ValueParseError,
+    *,
+    source: str,
+    url: str,
+    column: str,
+    index: Sequence[object] | pd.Index | None = None,
+    found: list[str] | None = None,
+) -> ParseError:
+    """A :class:`ParseError` naming source, URL, row and column for an error of a value layer.
+
+    The value layers (:mod:`models.timeutil`, :mod:`models.coords`, ...) report 0-based positions;
+    ``index`` maps them to the row labels the source shows in its errors (a frame's index: the
+    1-based body row of an HTML table, the data row of a CSV). Use as
+    ``raise value_error(exc, ...) from exc``.
+
+    Parameters
+    ----------
+    exc
+        The value layer's error.
+    source, url
+        Where the values came from.
+    column
+        The column as the page names it.
+    index
+        Row labels by position (default: the positions themselves).
+    found
+        Headers found, for the message.
+
+    Returns
+    -------
+    ParseError
+        The error to raise.
+    """
+    rows = [index[r] for r in exc.rows] if index is not None else exc.rows
+    first = rows[0] if rows else None
+    more = f"; also rows {list(rows[1:5])}" if len(rows) > 1 else ""
+    message = f"{exc.reason}: {exc.values[0]!r}{more}" if exc.values else exc.reason
+    return ParseError(source, url, message, row=first, column=column, found=found)  # type: ignore[arg-type]

@@ -459,8 +459,8 @@ def parse_schedule(content: bytes, url: str) -> pd.DataFrame:
     _bad(leftover.ne(""), "nights", f"{what} (nights as YYYY-MM-DD dates)", url, nights, found)
     first = nights.str.extract(rf"({_DATE_RE})", expand=False)
     last = nights.str.extract(rf".*({_DATE_RE})", expand=False)
-    night_lo = mjd_from_iso(first.where(first.notna(), None), fmt="%Y-%m-%d") + 0.5
-    night_hi = mjd_from_iso(last.where(last.notna(), None), fmt="%Y-%m-%d") + 0.5 + _NIGHT_DAYS
+    night_lo = mjd_from_iso(first.where(first.notna(), None)) + 0.5
+    night_hi = mjd_from_iso(last.where(last.notna(), None)) + 0.5 + _NIGHT_DAYS
     frame = pd.DataFrame(
         {
             "period": period.astype("int64"),
@@ -648,7 +648,7 @@ _PARSERS = {
 }
 
 
-def parse(name: str, content: bytes, url: str) -> pd.DataFrame:
+def parse(name: str, content: bytes, url: str, content_type: str | None = None) -> pd.DataFrame:
     """Source frame of one ESO answer, by request name."""
     try:
         parser = _PARSERS[name]

@@ -346,7 +346,7 @@ def requests(as_of: dt.date) -> list[Request]:
     ]
 
 
-def parse(name: str, content: bytes, url: str) -> pd.DataFrame:
+def parse(name: str, content: bytes, url: str, content_type: str | None = None) -> pd.DataFrame:
     """Dispatch on the request name to the obs-index or hdu-index parser."""
     if name == "obs_index":
         return parse_obs_index(content, url, source=SOURCE_NAME)

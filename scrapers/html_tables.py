@@ -13,8 +13,15 @@ The API is three functions, and one that chains them for the common case:
 - :func:`read_table` -- the three in one call: the page's one table with the columns, as a frame.
 
 Header texts are compared after :func:`normalise_header` (case, ``_``, brackets, ``.``, ``#``,
-``:``, ``,``, ``/`` and spacing ignored), so ``J2000_RA``, ``J2000 RA`` and ``j2000  ra`` are the
-same header, and so are ``Obs Id.`` and ``obs id`` or ``Revn #`` and ``revn``.
+``:``, ``,``, ``/``, non-breaking spaces and spacing ignored), so ``J2000_RA``, ``J2000 RA`` and
+``j2000  ra`` are the same header, and so are ``Obs Id.`` and ``obs id`` or ``Revn #`` and
+``revn``. A ``<br>`` inside a cell is a space (``RA<br>hh:mm:ss`` reads ``RA hh:mm:ss``). When no
+header matches a synonym exactly, a trailing unit is ignored on both sides (:func:`strip_unit`):
+``RA hh:mm:ss``, ``RAhh:mm:ss`` (``<br>`` joined without a space by other tools) and ``RA`` all
+match ``ra``. Exact matches win, so ``RA (J2000)`` and ``RA (deg)`` on one page stay apart.
+
+Bytes are decoded by :func:`scrapers.text.decode` (BOM, HTTP charset, ``<meta charset>``), never
+by lxml's own guess.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import lxml.etree
 import lxml.html
 import pandas as pd
 
+from scrapers import text as text_layer
 from scrapers.base import ParseError
 
 _TITLE_XPATH = (
@@ -34,6 +42,18 @@ _TITLE_XPATH = (
 )
 _ROWS_XPATH = "./tr | ./thead/tr | ./tbody/tr | ./tfoot/tr"
 _PUNCT = re.compile(r"[_()\[\]:,/.#]+")
+_XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
+#: Units written after a label, as normalised text. Spaced: after a space only; glued: also
+#: straight after the label (``RAhh:mm:ss``), so only patterns that cannot end a word.
+_SPACED_UNITS = ("ks", "ksec", "kev", "s", "sec", "deg", "degrees", "arcmin", "utc", "mjd", "days", "h", "hours")
+_GLUED_UNITS = ("yyyy-mm-dd hh mm ss", "yyyy-mm-dd", "hh mm ss", "dd mm ss", "ddd dd", "dddd")
+_UNIT_SUFFIX = re.compile(
+    r"(?:\s(?:"
+    + "|".join(map(re.escape, _SPACED_UNITS))
+    + r")|\s?(?:"
+    + "|".join(map(re.escape, _GLUED_UNITS))
+    + r"))$"
+)
 
 
 @dataclass(frozen=True)
@@ -64,23 +84,48 @@ def normalise_header(text: str) -> str:
     return " ".join(_PUNCT.sub(" ", text).lower().split())
 
 
+def strip_unit(normalised: str) -> str:
+    """A normalised header without its trailing unit (``ra hh mm ss`` / ``rahh mm ss`` -> ``ra``)."""
+    stripped = _UNIT_SUFFIX.sub("", normalised).strip()
+    return stripped or normalised
+
+
 def _text(element: lxml.html.HtmlElement) -> str:
     return " ".join(element.text_content().split())
 
 
-def read_tables(content: bytes, *, source: str, url: str) -> list[HtmlTable]:
-    """Every table of an HTML page, with its title, headers and body rows.
+def parse_html(
+    content: bytes | str, *, source: str, url: str, content_type: str | None = None
+) -> lxml.html.HtmlElement:
+    """An HTML document from response bytes (decoded by the text layer) or text.
 
-    The header row is the first row holding ``<th>`` cells, else the first row. Raises
-    :class:`ParseError` on bytes that are not an HTML document.
+    ``<br>`` elements get a space after them, so a cell ``Label<br>unit`` reads ``Label unit``.
+    Raises :class:`ParseError` on an empty response or one that is not an HTML document.
     """
-    if not content or not content.strip():
+    if isinstance(content, bytes):
+        if not content.strip():
+            raise ParseError(source, url, "empty response, expected an HTML page")
+        content = text_layer.decode(content, source=source, url=url, content_type=content_type)
+    if not content.strip():
         raise ParseError(source, url, "empty response, expected an HTML page")
     parser = lxml.html.HTMLParser(no_network=True, remove_comments=True, remove_pis=True)
     try:
-        doc = lxml.html.fromstring(content, parser=parser)
+        doc = lxml.html.fromstring(_XML_DECL.sub("", content, count=1), parser=parser)
     except (lxml.etree.ParserError, ValueError) as exc:
         raise ParseError(source, url, f"not an HTML document: {exc}") from exc
+    for br in doc.iter("br"):
+        br.tail = " " + (br.tail or "")
+    return doc
+
+
+def read_tables(content: bytes | str, *, source: str, url: str, content_type: str | None = None) -> list[HtmlTable]:
+    """Every table of an HTML page, with its title, headers and body rows.
+
+    The header row is the first row holding ``<th>`` cells, else the first row. Raises
+    :class:`ParseError` on bytes that are not an HTML document (or not valid in their declared
+    encoding, :func:`scrapers.text.decode`).
+    """
+    doc = parse_html(content, source=source, url=url, content_type=content_type)
     out: list[HtmlTable] = []
     for i, table in enumerate(doc.iter("table")):
         caption = table.find("caption")
@@ -136,10 +181,14 @@ def match_columns(
         A required column is missing, or two headers match one column (ambiguous).
     """
     norm = [normalise_header(h) for h in headers]
+    bare = [strip_unit(h) for h in norm]
     found: dict[str, int] = {}
     for name, synonyms in columns.items():
         wanted = {normalise_header(s) for s in (name, *synonyms)}
         hits = [k for k, h in enumerate(norm) if h in wanted]
+        if not hits:  # no exact match: compare without trailing units
+            wanted_bare = {strip_unit(w) for w in wanted}
+            hits = [k for k, h in enumerate(bare) if h in wanted_bare and k not in found.values()]
         if len(hits) > 1:
             raise ParseError(
                 source, url, f"ambiguous header: {len(hits)} headers match {name!r}", column=name, found=list(headers)
@@ -246,7 +295,7 @@ def select_columns(
 
 
 def read_table(
-    content: bytes,
+    content: bytes | str,
     columns: Mapping[str, Sequence[str]],
     *,
     required: Collection[str],
@@ -255,12 +304,13 @@ def read_table(
     title: str | None = None,
     what: str | None = None,
     allow_empty: bool = False,
+    content_type: str | None = None,
 ) -> pd.DataFrame:
     """The one table of a page that has the columns (and title), as :func:`select_columns` gives it.
 
     Pages with a single table of interest need no more than this; every error of
     :func:`read_tables`, :func:`find_table` and :func:`select_columns` is raised as there.
     """
-    tables = read_tables(content, source=source, url=url)
+    tables = read_tables(content, source=source, url=url, content_type=content_type)
     table = find_table(tables, source=source, url=url, title=title, columns=columns, required=required, what=what)
     return select_columns(table, columns, required=required, source=source, url=url, allow_empty=allow_empty)

@@ -221,7 +221,7 @@ def listing_frame(raw: pd.DataFrame, url: str, listing: str) -> pd.DataFrame:
     out["observation"] = obs.astype(object)
     for key, col, label in (("start", "t_min", "Start time (UTC)"), ("end", "t_max", "End time (UTC)")):
         try:
-            out[col] = mjd_from_iso(raw[key].astype("string").str.strip(), fmt="%Y-%m-%d %H:%M:%S")
+            out[col] = mjd_from_iso(raw[key].astype("string").str.strip())
         except TimeParseError as exc:
             raise ParseError(NAME, url, str(exc), row=exc.rows[0], column=label) from exc
         if len(raw) and out[col].isna().any():
@@ -358,7 +358,7 @@ def _scw_times(values: pd.Series, url: str, col: str) -> np.ndarray:
     if num.notna().sum() == text.notna().sum():
         return num.to_numpy(dtype="float64", na_value=np.nan)
     try:
-        return mjd_from_iso(text.astype(object).where(text.notna(), None), fmt="%Y-%m-%d %H:%M:%S")
+        return mjd_from_iso(text.astype(object).where(text.notna(), None))
     except TimeParseError as exc:
         raise ParseError(NAME, url, str(exc), row=exc.rows[0], column=col.upper()) from exc
 
@@ -409,7 +409,7 @@ def aggregate_observations(scw: pd.DataFrame) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------------------------------ parse
-def parse(name: str, content: bytes, url: str) -> pd.DataFrame:
+def parse(name: str, content: bytes, url: str, content_type: str | None = None) -> pd.DataFrame:
     """Source frame of one response, dispatched on the request name."""
     if name in LISTING_REQUESTS:
         listing, form = LISTING_REQUESTS[name]

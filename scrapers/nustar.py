@@ -364,7 +364,7 @@ def parse_numaster(content: bytes, url: str) -> pd.DataFrame:
     return out
 
 
-def parse(name: str, content: bytes, url: str) -> pd.DataFrame:
+def parse(name: str, content: bytes, url: str, content_type: str | None = None) -> pd.DataFrame:
     """Parse one response by request name (``schedule``, ``obsloc_text``, ``numaster``)."""
     if name == "schedule":
         return parse_schedule(content, url)

@@ -219,7 +219,7 @@ def parse_schedule(content: bytes, url: str) -> pd.DataFrame:
     out["pa"] = pa.to_numpy(dtype="float64")
     for key, col in (("start", "t_min"), ("end", "t_max")):
         try:
-            out[col] = mjd_from_iso(raw[key], fmt="%Y-%m-%d %H:%M:%S")
+            out[col] = mjd_from_iso(raw[key])
         except TimeParseError as exc:
             raise ParseError(NAME, url, str(exc), row=exc.rows[0], column=f"UTC Obs {key.title()}") from exc
     reversed_ = (out["t_max"] <= out["t_min"]).to_numpy()
@@ -289,7 +289,7 @@ def parse_master(content: bytes, url: str) -> pd.DataFrame:
     return frame
 
 
-def parse(name: str, content: bytes, url: str) -> pd.DataFrame:
+def parse(name: str, content: bytes, url: str, content_type: str | None = None) -> pd.DataFrame:
     """Source frame of one response, dispatched on the request name."""
     if name == "short_term_schedule":
         return parse_schedule(content, url)

@@ -196,7 +196,7 @@ def test_header_drift_names_missing_headers_and_found_ones() -> None:
     ("old", "new", "message", "row"),
     [
         ("<td>3594</td>", "<td>about 1h</td>", "not a number", 0),
-        ("<td>2020-09-29 22:08:22</td>", "<td>29/09/2020</td>", "cannot read", 0),
+        ("<td>2020-09-29 22:08:22</td>", "<td>29/09/2020</td>", "not an ISO time", 0),
         ("<td>8860393 / 0002</td>", "<td>TBD</td>", "not an observation id", 1),
         ("<td>83.7697</td>", "<td>84.7697</td>", "disagree", 0),
     ],

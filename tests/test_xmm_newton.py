@@ -176,7 +176,7 @@ def test_missing_header_names_it_and_the_headers_found() -> None:
         ("<td>( 15.1)</td>", "<td>( 15.1</td>", "not a duration", 4),
         ("<td>0963230101</td>", "<td>963230101</td>", "not 10 digits", 0),
         ("<td>17:45:40</td>", "<td>17h45m40</td>", "not sexagesimal", 0),
-        ("<td>2025-09-05 08:09:36</td>", "<td>05/09/2025 08:09</td>", "cannot read", 0),
+        ("<td>2025-09-05 08:09:36</td>", "<td>05/09/2025 08:09</td>", "not an ISO time", 0),
         ("<td>EPIC</td>", "<td>HRC</td>", "unknown prime instrument", 0),
     ],
 )
