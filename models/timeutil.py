@@ -125,29 +125,39 @@ def _strings_to_mjd(
     astropy_format: str,
     what: str,
     valid: tuple[float, float],
-    shown: pd.Series | None = None,
+    *,
+    full: pd.Series | None = None,
+    invalid: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Shared body of the string parsers: pandas fast path, astropy for leap-second days."""
-    shown = text if shown is None else shown
-    present = text.notna().to_numpy()
+    """Shared body of the string parsers: pandas fast path, astropy for leap-second days.
+
+    ``text`` is what pandas parses with ``fmt``; ``full`` the original strings (shown in errors
+    and given to astropy); ``invalid`` marks rows already known to be malformed.
+    """
+    full = text if full is None else full
+    present = full.notna().to_numpy()
     parsed = pd.to_datetime(text, format=fmt, utc=True, errors="coerce")
     # pandas gives datetime64[us]: years 1..9999 without overflow.
     mjd = timestamps_to_mjd(parsed)
-    failed = present & np.isnan(mjd)
-    leap_second = text.str.contains(r"[ T:]23:59:60(?:\.\d*)?$", regex=True).fillna(False).to_numpy(dtype=bool)
-    redo = np.isin(np.floor(np.where(np.isnan(mjd), -1, mjd)).astype("int64"), _LEAP_DAYS) | (failed & leap_second)
+    # Python's strptime rolls 23:59:60 over into the next day: such strings always go to astropy.
+    leap_second = full.str.contains(r"23:59:60(?:\.\d*)?(?:Z|[+-]00:?00)?$", regex=True).fillna(False)
+    leap_second = leap_second.to_numpy(dtype=bool)
+    day = np.floor(np.where(np.isnan(mjd), -1, mjd)).astype("int64")
+    redo = present & (np.isin(day, _LEAP_DAYS) | leap_second)
+    if invalid is not None:
+        redo &= ~invalid
+        mjd[invalid] = np.nan
     if redo.any():
-        mjd[redo] = _astropy_mjd(text[redo].to_numpy(dtype=str), astropy_format)
-        failed = present & np.isnan(mjd)
+        mjd[redo] = _astropy_mjd(full[redo].to_numpy(dtype=str), astropy_format)
+    failed = present & np.isnan(mjd)
     if failed.any():
         rows = np.flatnonzero(failed)
-        raise TimeParseError(
-            f"not an {what}" if what[0] in "AEIOU" else f"not a {what}", rows, [shown.iloc[i] for i in rows[:5]]
-        )
+        article = "an" if what[0] in "AEIOU" else "a"
+        raise TimeParseError(f"not {article} {what}", rows, [full.iloc[i] for i in rows[:5]])
     try:
         return check_mjd(mjd, valid=valid, what=what)
     except TimeParseError as exc:
-        raise TimeParseError(exc.reason, exc.rows, [shown.iloc[i] for i in exc.rows[:5]]) from None
+        raise TimeParseError(exc.reason, exc.rows, [full.iloc[i] for i in exc.rows[:5]]) from None
 
 
 def _astropy_mjd(strings: np.ndarray, fmt: str) -> np.ndarray:
@@ -216,11 +226,20 @@ def mjd_from_doy(values: pd.Series | list | npt.ArrayLike, *, valid: tuple[float
         Names every unreadable or implausible position (day 366 of a common year included).
     """
     text = _text(values)
+    parts = text.str.extract(r"^(\d{4}):(\d{3}):(\d{2}):(\d{2}):(\d{2})(\.\d*)?$").astype("float64")
+    year, doy, hour, minute, second = (parts[k].to_numpy() for k in range(5))
+    frac = parts[5].fillna(0.0).to_numpy()
+    leap_year = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    with np.errstate(invalid="ignore"):
+        # strptime would roll day 366 of a common year, or hour 24, into the next period: refuse.
+        invalid = text.notna().to_numpy() & ~(
+            (doy >= 1) & (doy <= 365 + leap_year) & (hour <= 23) & (minute <= 59) & (second <= 60)
+        )
     whole = text.str.replace(r"\.\d*$", "", regex=True)
-    frac = text.str.extract(r"(\.\d*)$")[0].astype("float64").fillna(0.0).to_numpy()
-    pattern_ok = text.str.fullmatch(r"\d{4}:\d{3}:\d{2}:\d{2}:\d{2}(?:\.\d*)?").fillna(True).to_numpy(dtype=bool)
-    mjd = _strings_to_mjd(whole.mask(~pattern_ok, "?"), "%Y:%j:%H:%M:%S", "yday", "day-of-year time", valid, text)
-    return mjd + frac / 86_400.0
+    mjd = _strings_to_mjd(whole, "%Y:%j:%H:%M:%S", "yday", "day-of-year time", valid, full=text, invalid=invalid)
+    # Rows astropy computed (leap-second days) already hold their fraction of a second.
+    on_leap_day = np.isin(np.floor(np.nan_to_num(mjd, nan=-1)).astype("int64"), _LEAP_DAYS)
+    return mjd + np.where(on_leap_day, 0.0, frac) / 86_400.0
 
 
 def mjd_from_met(

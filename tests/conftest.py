@@ -1,14 +1,24 @@
-"""Shared test fixtures: paths to recorded data; astropy kept offline."""
+"""Shared test fixtures: paths to recorded data; astropy kept offline; hypothesis profiles."""
 
 from __future__ import annotations
 
+import os
 import pathlib
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 import models.timeutil  # noqa: F401  (switches IERS auto-download off before any test)
 
 DATA = pathlib.Path(__file__).parent / "data"
+
+# Property-based tests: CI runs a fixed, derandomised number of examples (bounded time, same
+# examples every run); `HYPOTHESIS_PROFILE=long pytest tests -k properties` explores far more.
+settings.register_profile(
+    "ci", max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("long", max_examples=5000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(scope="session")
