@@ -24,6 +24,7 @@ from models import snapshot
 from scrapers.archive import RawArchive
 from scrapers.base import Request
 from scrapers.fetch import Fetcher, HttpFetcher, ReplayFetcher
+from scrapers.registry import redirect_hosts
 
 #: Work area under the output root: each source's latest IVOA frames per snapshot date.
 WORK = ".work"
@@ -72,7 +73,7 @@ class FetcherResource(dg.ConfigurableResource):
         archive = self.archive_for(date)
         if archive.as_of is None:
             archive.set_as_of(date)
-        with HttpFetcher(archive) as live:
+        with HttpFetcher(archive, redirect_hosts=redirect_hosts()) as live:
             yield live
 
 

@@ -92,7 +92,7 @@ def record_entry(record: RawRecord) -> dict[str, Any]:
     """JSON-ready description of a record (everything but the bytes)."""
     if record.fetched_at.tzinfo is None or record.fetched_at.utcoffset() is None:
         raise ValueError(f"fetched_at must be tz-aware UTC, got {record.fetched_at!r}")
-    return {
+    entry = {
         **_request_fields(record.request),
         "status": record.status,
         "headers": keep_headers(record.headers),
@@ -101,6 +101,10 @@ def record_entry(record: RawRecord) -> dict[str, Any]:
         "size": len(record.content) if record.error is None else None,
         "error": record.error,
     }
+    if record.redirects:  # provenance: the bytes are the final URL's, every hop recorded
+        entry["redirects"] = list(record.redirects)
+        entry["final_url"] = record.final_url
+    return entry
 
 
 class RawArchive:
@@ -226,6 +230,7 @@ class RawArchive:
                 content=b"",
                 sha256=_EMPTY_SHA,
                 error=str(entry["error"]),
+                redirects=tuple(entry.get("redirects", ())),
             )
         sha = str(entry["sha256"])
         return RawRecord(
@@ -235,6 +240,7 @@ class RawArchive:
             fetched_at=fetched_at,
             content=self.read_blob(sha, request),
             sha256=sha,
+            redirects=tuple(entry.get("redirects", ())),
         )
 
     def get(self, request: Request) -> RawRecord | None:

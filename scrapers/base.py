@@ -59,7 +59,11 @@ class Request:
 
 @dataclass(frozen=True)
 class RawRecord:
-    """A response as archived: request, status, selected headers, UTC fetch time and exact bytes."""
+    """A response as archived: request, status, selected headers, UTC fetch time and exact bytes.
+
+    ``redirects`` lists every redirect hop followed (the URLs redirected *to*, in order); the bytes
+    came from the last one. Empty when the request URL answered directly.
+    """
 
     request: Request
     status: int
@@ -69,6 +73,12 @@ class RawRecord:
     sha256: str
     error: str | None = None
     from_cache: bool = False
+    redirects: tuple[str, ...] = ()
+
+    @property
+    def final_url(self) -> str:
+        """The URL whose answer the bytes are (the request URL unless redirected)."""
+        return self.redirects[-1] if self.redirects else self.request.url
 
     @property
     def ok(self) -> bool:

@@ -16,16 +16,18 @@ import email.utils
 import html
 import importlib.metadata
 import io
+import ipaddress
 import random
 import re
+import socket
 import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from itertools import count
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3.exceptions
@@ -114,6 +116,10 @@ class ReplayMissing(FetchError):
     """A replayed request that the archive does not hold: never served as an empty page."""
 
 
+class RedirectRefused(FetchError):
+    """A redirect the policy does not follow (another host, another scheme, a private address, a loop)."""
+
+
 #: Error classes by name, so a replay raises the type the live fetch raised.
 ERROR_TYPES: dict[str, type[FetchError]] = {
     cls.__name__: cls
@@ -126,8 +132,26 @@ ERROR_TYPES: dict[str, type[FetchError]] = {
         ResponseTooLarge,
         TapQueryError,
         ReplayMissing,
+        RedirectRefused,
     )
 }
+
+#: Redirect statuses followed (after the policy allows the target) and the most hops taken.
+_REDIRECTS = (301, 302, 303, 307, 308)
+MAX_REDIRECTS = 5
+
+
+def _is_private(host: str) -> bool:
+    """Whether ``host`` is, or resolves to, a loopback, private, link-local or reserved address."""
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except (socket.gaierror, UnicodeError):
+        return False  # unresolvable: the connection attempt will fail with its own clear error
+    for text in addresses:
+        ip = ipaddress.ip_address(text.split("%")[0])
+        if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast:
+            return True
+    return False
 
 
 def _amend(exc: FetchError, text: str) -> None:
@@ -229,7 +253,20 @@ class HttpFetcher:
     max_retry_after
         A Retry-After longer than this is not waited for: the fetch fails instead.
     max_bytes
-        Size cap of a response body; larger bodies raise :class:`ResponseTooLarge`.
+        Size cap of a response body after content decoding (a gzip bomb stops at the cap); larger
+        bodies raise :class:`ResponseTooLarge`.
+    deadline
+        Total seconds one attempt may take, from connecting to the last body byte. The read
+        timeout bounds each socket read only: a server dripping one byte a second would otherwise
+        be read for hours. Exceeding it raises :class:`FetchTimeout` (retryable).
+    deadlines
+        Per-source deadlines overriding ``deadline`` (source name -> seconds).
+    redirect_hosts
+        Per-source hosts that redirects may lead to besides the request's own host (source name ->
+        host names; typically the source's declared ``hosts``). Every other redirect is refused
+        with :class:`RedirectRefused`: another scheme than http(s) (``file:``), another host, and
+        a loopback/private/link-local address when the request's own host is not one. Every hop
+        is recorded in the archive record (``redirects``, ``final_url``).
     min_interval_per_host
         Seconds between the starts of two requests to the same host. The limit is per process
         (thread-safe); several processes each keep their own, so Dagster's per-host concurrency
@@ -251,6 +288,9 @@ class HttpFetcher:
         max_backoff: float = 60.0,
         max_retry_after: float = 300.0,
         max_bytes: int = 50 * MiB,
+        deadline: float = 300.0,
+        deadlines: Mapping[str, float] | None = None,
+        redirect_hosts: Mapping[str, Collection[str]] | None = None,
         min_interval_per_host: float = 1.0,
         user_agent: str = USER_AGENT,
         sleep: Callable[[float], None] = time.sleep,
@@ -265,6 +305,9 @@ class HttpFetcher:
         self.max_backoff = max_backoff
         self.max_retry_after = max_retry_after
         self.max_bytes = max_bytes
+        self.deadline = deadline
+        self.deadlines = dict(deadlines or {})
+        self.redirect_hosts = {k: {h.lower() for h in v} for k, v in (redirect_hosts or {}).items()}
         self.min_interval_per_host = min_interval_per_host
         self.user_agent = user_agent
         self.sleep = sleep
@@ -362,22 +405,21 @@ class HttpFetcher:
                 headers["If-None-Match"] = prior.headers["ETag"]
             if "Last-Modified" in prior.headers:
                 headers["If-Modified-Since"] = prior.headers["Last-Modified"]
-        try:
-            response = self.session.request(
-                method,
-                url,
-                params=list(request.params) or None,
-                data=data or None,
-                headers=headers,
-                timeout=self.timeout,
-                stream=True,
-            )
-        except requests.exceptions.Timeout as exc:
-            raise FetchTimeout(request.source, request.url, f"timed out ({self.timeout} s): {exc}") from exc
-        except requests.exceptions.ConnectionError as exc:
-            raise FetchConnectionError(request.source, request.url, f"connection failed: {exc}") from exc
-        except requests.exceptions.RequestException as exc:
-            raise FetchError(request.source, request.url, f"request failed: {exc}") from exc
+        started = self.clock()
+        limit = self.deadlines.get(request.source, self.deadline)
+        params = list(request.params) or None
+        redirects: list[str] = []
+        while True:
+            response = self._send(request, method, url, params, data, headers, started, limit)
+            if response.status_code not in _REDIRECTS or "Location" not in response.headers:
+                break
+            target = urljoin(url, response.headers["Location"])
+            response.close()
+            self._check_redirect(request, url, target, redirects)
+            redirects.append(target)
+            url, params = target, None  # the Location carries its own query
+            if response.status_code == 303 or (response.status_code in (301, 302) and method == "POST"):
+                method, data = "GET", []
         with response:
             status = response.status_code
             kept = keep_headers(response.headers)
@@ -391,12 +433,13 @@ class HttpFetcher:
                     content=prior.content,
                     sha256=prior.sha256,
                     from_cache=True,
+                    redirects=tuple(redirects),
                 )
                 self.archive.put(record, log_extra={**log_extra, "status": 304})
                 return record
             if not 200 <= status < 300:
                 raise self._status_error(request, response, status)
-            content = self._read_body(request, response)
+            content = self._read_body(request, response, started, limit)
         if request.kind == "tap":
             message = tap_error_message(content)
             if message is not None:
@@ -410,9 +453,67 @@ class HttpFetcher:
             fetched_at=self.now(),
             content=content,
             sha256=sha256_hex(content),
+            redirects=tuple(redirects),
         )
         self.archive.put(record, log_extra=log_extra)
         return record
+
+    def _send(
+        self,
+        request: Request,
+        method: str,
+        url: str,
+        params: list[tuple[str, str]] | None,
+        data: list[tuple[str, str]],
+        headers: dict[str, str],
+        started: float,
+        limit: float,
+    ) -> requests.Response:
+        """One HTTP exchange up to the response headers, redirects not followed."""
+        connect, read = self.timeout
+        remaining = limit - (self.clock() - started)
+        if remaining <= 0:
+            raise FetchTimeout(request.source, request.url, f"deadline of {limit:g} s passed before {url} was asked")
+        try:
+            return self.session.request(
+                method,
+                url,
+                params=params,
+                data=data or None,
+                headers=headers,
+                timeout=(min(connect, remaining), min(read, remaining)),
+                stream=True,
+                allow_redirects=False,
+            )
+        except requests.exceptions.Timeout as exc:
+            raise FetchTimeout(request.source, request.url, f"timed out ({self.timeout} s): {exc}") from exc
+        except requests.exceptions.ConnectionError as exc:
+            raise FetchConnectionError(request.source, request.url, f"connection failed: {exc}") from exc
+        except requests.exceptions.RequestException as exc:
+            raise FetchError(request.source, request.url, f"request failed: {exc}") from exc
+
+    def _check_redirect(self, request: Request, current: str, target: str, hops: list[str]) -> None:
+        """Raise :class:`RedirectRefused` unless the redirect policy allows ``current`` -> ``target``."""
+        parts, here = urlsplit(target), urlsplit(current)
+        origin = urlsplit(request.url)
+        why = None
+        if parts.scheme not in ("http", "https"):
+            why = f"scheme {parts.scheme or '(none)'!r} is not http(s)"
+        elif len(hops) >= MAX_REDIRECTS:
+            why = f"more than {MAX_REDIRECTS} redirects"
+        elif target in hops or target == request.url:
+            why = "redirect loop"
+        else:
+            host = (parts.hostname or "").lower()
+            allowed = {(origin.hostname or "").lower(), (here.hostname or "").lower()}
+            allowed |= self.redirect_hosts.get(request.source, set())
+            if host not in allowed:
+                why = f"host {host!r} is not the request's host nor allowed for {request.source!r}"
+            elif _is_private(host) and not _is_private(origin.hostname or ""):
+                why = f"host {host!r} is a private or loopback address"
+        if why is not None:
+            chain = " -> ".join([request.url, *hops, target])
+            raise RedirectRefused(request.source, request.url, f"redirect refused ({why}): {chain}")
 
     def _status_error(self, request: Request, response: requests.Response, status: int) -> FetchError:
         retryable = status == 429 or status >= 500
@@ -444,7 +545,7 @@ class HttpFetcher:
             retry_after=retry_after,
         )
 
-    def _read_body(self, request: Request, response: requests.Response) -> bytes:
+    def _read_body(self, request: Request, response: requests.Response, started: float, limit: float) -> bytes:
         status = response.status_code
         encoded = bool(response.headers.get("Content-Encoding", "").strip().lower() not in ("", "identity"))
         length_text = response.headers.get("Content-Length")
@@ -459,7 +560,12 @@ class HttpFetcher:
         chunks: list[bytes] = []
         total = 0
         try:
-            for chunk in response.iter_content(_CHUNK):
+            while True:
+                # read1: whatever one socket read brings (<= _CHUNK), so the deadline is checked
+                # between reads even when the server drips a byte at a time.
+                chunk = response.raw.read1(_CHUNK, decode_content=True)
+                if not chunk:  # urllib3 returns b"" only at the end of the body
+                    break
                 total += len(chunk)
                 if total > self.max_bytes:
                     raise ResponseTooLarge(
@@ -469,15 +575,18 @@ class HttpFetcher:
                         status=status,
                     )
                 chunks.append(chunk)
-        except requests.exceptions.ConnectionError as exc:
-            if isinstance(exc.args[0] if exc.args else None, urllib3.exceptions.ReadTimeoutError):
-                raise FetchTimeout(
-                    request.source, request.url, f"read timed out mid-body after {total} bytes", status=status
-                ) from exc
-            raise TruncatedResponse(
-                request.source, request.url, f"connection broke mid-body after {total} bytes: {exc}", status=status
+                if self.clock() - started > limit:
+                    raise FetchTimeout(
+                        request.source,
+                        request.url,
+                        f"deadline of {limit:g} s exceeded mid-body after {total} bytes",
+                        status=status,
+                    )
+        except (urllib3.exceptions.ReadTimeoutError, TimeoutError) as exc:
+            raise FetchTimeout(
+                request.source, request.url, f"read timed out mid-body after {total} bytes", status=status
             ) from exc
-        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
+        except (urllib3.exceptions.ProtocolError, urllib3.exceptions.HTTPError, OSError) as exc:
             raise TruncatedResponse(
                 request.source, request.url, f"body cut after {total} bytes: {exc}", status=status
             ) from exc

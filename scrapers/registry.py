@@ -44,3 +44,8 @@ def select_sources(names: Iterable[str] | None = None) -> dict[str, Source]:
     if unknown:
         raise UnknownSource(f"unknown source(s) {unknown}; known: {sorted(known)}")
     return {n: s for n, s in known.items() if not wanted or n in wanted}
+
+
+def redirect_hosts() -> dict[str, tuple[str, ...]]:
+    """Per source, the hosts it declares: where the fetcher may follow a redirect to (besides the request's host)."""
+    return {name: source.hosts for name, source in all_sources().items()}
