@@ -108,6 +108,7 @@ def parse_html(
         content = text_layer.decode(content, source=source, url=url, content_type=content_type)
     if not content.strip():
         raise ParseError(source, url, "empty response, expected an HTML page")
+    text_layer.refuse_entities(content, source=source, url=url)
     parser = lxml.html.HTMLParser(no_network=True, remove_comments=True, remove_pis=True)
     try:
         doc = lxml.html.fromstring(_XML_DECL.sub("", content, count=1), parser=parser)

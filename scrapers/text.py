@@ -123,3 +123,37 @@ def decode(content: bytes, *, source: str, url: str, content_type: str | None = 
             url,
             f"bytes not valid {enc.name} (encoding from {enc.declared_by}) at byte offset {offset}: {bad!r}",
         ) from exc
+
+
+_PROLOG_ENTITY = re.compile(r"<!ENTITY", re.IGNORECASE)
+_DOCTYPE_SUBSET = re.compile(r"<!DOCTYPE[^>\[]*\[", re.IGNORECASE)
+_FIRST_ELEMENT = re.compile(r"<[A-Za-z]")
+
+
+def refuse_entities(text: str, *, source: str, url: str) -> None:
+    """Refuse markup whose prolog declares entities or a DTD internal subset.
+
+    Schedule pages and VOTables never need them; an ``<!ENTITY`` is either an attack (external
+    entities reading local files, XXE; nested entities expanding to gigabytes, "billion laughs") or
+    a page that would publish an entity's expansion as a target name. A ``<!DOCTYPE>`` naming an
+    external DTD (``<!DOCTYPE VOTABLE SYSTEM "...dtd">`` of VOTable 1.0, HTML 4 doctypes) is
+    harmless and accepted: no parser here fetches it.
+
+    Parameters
+    ----------
+    text
+        Decoded markup (only the prolog, before the first element, is examined).
+    source, url
+        Named in the error.
+
+    Raises
+    ------
+    ParseError
+        An entity declaration or an internal DTD subset.
+    """
+    first = _FIRST_ELEMENT.search(text)
+    prolog = text[: first.start()] if first else text
+    if _PROLOG_ENTITY.search(prolog) or _DOCTYPE_SUBSET.search(prolog):
+        raise ParseError(
+            source, url, "markup declares a DTD internal subset or entities (refused: XXE / entity expansion)"
+        )

@@ -60,3 +60,34 @@ def test_non_ascii_name_reaches_the_table_unchanged() -> None:
     frame = read_table(page, columns, required=columns, source="s", url="u", content_type="text/html; charset=utf-8")
     assert frame["name"].iloc[0] == NAME
     assert frame.attrs["headers"] == ["Target Name", "RA hh:mm:ss"]
+
+
+XXE = (
+    '<?xml version="1.0"?><!DOCTYPE html [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+    "<html><body><table><tr><th>Name</th></tr><tr><td>&xxe;</td></tr></table></body></html>"
+)
+LAUGHS = (
+    '<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">'
+    '<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>'
+    "<html><body><table><tr><th>Name</th></tr><tr><td>&lol3;</td></tr></table></body></html>"
+)
+
+
+@pytest.mark.parametrize("page", [XXE, LAUGHS], ids=["xxe", "billion-laughs"])
+def test_html_with_entities_is_refused(page: str) -> None:
+    from scrapers.html_tables import read_tables
+
+    with pytest.raises(ParseError, match="entities") as info:
+        read_tables(page.encode(), source="xmm_newton", url="https://example.org/s.php")
+    assert "xmm_newton" in str(info.value)
+
+
+def test_external_doctype_without_subset_is_accepted() -> None:
+    from scrapers.html_tables import read_tables
+
+    page = (
+        '<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01//EN" "http://www.w3.org/TR/html4/strict.dtd">'
+        "<html><body><table><tr><th>Name</th></tr><tr><td>Crab</td></tr></table></body></html>"
+    )
+    (table,) = read_tables(page.encode(), source="s", url="u")
+    assert table.rows == (("Crab",),)
