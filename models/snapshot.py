@@ -10,8 +10,13 @@ A snapshot is written into a staging directory, validated (:func:`validate_snaps
 into place with one ``rename``; ``latest`` is switched afterwards with an atomic symlink
 replacement. A harvest that fails anywhere before that leaves no trace under ``snapshots/`` and does
 not touch ``latest``. A date that is already published is immutable: publishing identical bytes again
-succeeds without writing; different bytes are refused unless ``force`` (which swaps the directory
-with two renames, the old one being removed only after the new one is in place).
+succeeds without writing; different bytes are refused unless ``force`` (which swaps the two
+directories in one atomic exchange, so the date is never missing; see :mod:`models.durable`).
+
+Durability: every staged file and directory is ``fsync``ed before the rename and the parent after
+it, ``latest`` is replaced by renaming a new symlink over it and its directory ``fsync``ed.
+Publications into one output root are serialised by a lock; staging directories carry a lock of
+their own while their run lives, so the next publication removes those of dead runs only.
 
 Every file is covered by ``manifest.json`` (size and SHA-256); the manifest holds no wall-clock
 time, only the as-of time and the raw records' fetch times, so the same raw archive gives the same
@@ -40,6 +45,7 @@ import pyarrow.parquet as pq
 
 from models.arrow import arrow_schema, conform, to_frame
 from models.columns import TableSpec
+from models.durable import exchange, fsync_dir, fsync_tree, hold_staging, release_staging, root_lock, stale_staging
 from models.moc import space_moc, space_time_moc, time_moc, write_moc
 from models.parquet import write_parquet
 from models.tables import HISTORY_TABLES, IVOA_TABLES
@@ -116,6 +122,7 @@ def new_staging(output_root: Path, date: dt.date) -> Path:
     base = Path(output_root) / STAGING
     base.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f"{date.isoformat()}-", dir=base))
+    hold_staging(stage)  # marks it as a live run's: never cleaned while this process lives
     # mkdtemp makes it private (0700); a published snapshot is read by other users (TAP servers).
     stage.chmod(0o755)
     return stage
@@ -124,6 +131,15 @@ def new_staging(output_root: Path, date: dt.date) -> Path:
 def discard(path: Path) -> None:
     """Remove a staging directory (no error if already gone)."""
     shutil.rmtree(path, ignore_errors=True)
+    release_staging(path)
+
+
+def clean_stale_staging(output_root: Path) -> list[Path]:
+    """Remove staging directories left by dead runs (killed, crashed); returns what was removed."""
+    removed = stale_staging(Path(output_root) / STAGING)
+    for path in removed:
+        discard(path)
+    return removed
 
 
 # -- manifest ------------------------------------------------------------------------------------
@@ -280,11 +296,32 @@ def update_latest(output_root: Path) -> Path | None:
     tmp.unlink(missing_ok=True)
     os.symlink(target, tmp, target_is_directory=True)
     os.replace(tmp, link)
+    fsync_dir(output_root)
     return link
 
 
-def publish_snapshot(stage: Path, output_root: Path, date: dt.date, *, force: bool = False) -> Published:
+def publish_snapshot(
+    stage: Path, output_root: Path, date: dt.date, *, force: bool = False, lock_wait: float = 120.0
+) -> Published:
     """Validate a staged snapshot and move it into place with one rename, then update ``latest``.
+
+    Parameters
+    ----------
+    stage
+        The staging directory (from :func:`new_staging`), complete with its manifest.
+    output_root
+        The publish root.
+    date
+        The snapshot date.
+    force
+        Replace a published date whose content differs (atomic exchange).
+    lock_wait
+        Seconds to queue behind another publication into the same root.
+
+    Returns
+    -------
+    Published
+        Where the snapshot is and whether it was new, identical or replaced.
 
     Raises
     ------
@@ -292,8 +329,16 @@ def publish_snapshot(stage: Path, output_root: Path, date: dt.date, *, force: bo
         The staged snapshot fails :func:`validate_snapshot` (the stage is discarded).
     SnapshotExists
         ``date`` is published with different content and ``force`` is false (stage discarded).
+    models.durable.RootLocked
+        Another process held the output root for longer than ``lock_wait``.
     """
     stage, output_root = Path(stage), Path(output_root)
+    with root_lock(output_root, wait=lock_wait):
+        return _publish_locked(stage, output_root, date, force=force)
+
+
+def _publish_locked(stage: Path, output_root: Path, date: dt.date, *, force: bool) -> Published:
+    clean_stale_staging(output_root)
     problems = validate_snapshot(stage)
     if problems:
         discard(stage)
@@ -312,13 +357,25 @@ def publish_snapshot(stage: Path, output_root: Path, date: dt.date, *, force: bo
                 f"{target} is already published with different content; snapshots are immutable "
                 "(use --force to replace it)"
             )
-        retired = Path(tempfile.mkdtemp(prefix=f"{date.isoformat()}-replaced-", dir=output_root / STAGING))
-        os.rename(target, retired / "old")
-        os.rename(stage, target)
-        discard(retired)
+        fsync_tree(stage)
+        if exchange(stage, target):  # one step: the date is never missing
+            fsync_dir(target.parent)
+            fsync_dir(stage.parent)
+            discard(stage)  # now holds the replaced snapshot
+        else:  # no renameat2 here: two renames, the old copy removed only after the new one is in place
+            retired = Path(tempfile.mkdtemp(prefix=f"{date.isoformat()}-replaced-", dir=output_root / STAGING))
+            os.rename(target, retired / "old")
+            os.rename(stage, target)
+            fsync_dir(target.parent)
+            discard(retired)
+            release_staging(stage)
         status = "replaced"
     else:
+        fsync_tree(stage)
+        fsync_dir(stage.parent)
         os.rename(stage, target)
+        fsync_dir(target.parent)
+        release_staging(stage)
     update_latest(output_root)
     return Published(target, status)
 

@@ -1,0 +1,182 @@
+"""Durable file-system steps of publication: fsync, atomic swaps and locks.
+
+A rename is atomic against a killed process but not against a power cut: the new directory entry
+may reach the disk before the file contents do. So publication writes and ``fsync``s every file,
+``fsync``s the staging directory, renames, and ``fsync``s the parent (:func:`fsync_tree`,
+:func:`fsync_dir`). Replacing a published date swaps the two directories in one step with Linux's
+``renameat2(RENAME_EXCHANGE)`` (:func:`exchange`), so the date is never missing and ``latest``
+never dangles; where the call is not available it falls back to two renames.
+
+Locks are ``flock`` locks, released by the kernel when their process dies: :func:`root_lock`
+serialises publications into one output root (a second harvest waits, then fails with a message
+naming the holder), :func:`hold_staging` marks a staging directory as belonging to a live run,
+and :func:`stale_staging` finds those whose run died (kill -9, power cut) so they can be removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import fcntl
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+LOCK_NAME = ".voharvest.lock"
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+_held: dict[str, int] = {}
+
+
+def fsync_dir(path: Path) -> None:
+    """Flush a directory's entries (new names, renames) to disk."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_tree(root: Path) -> None:
+    """``fsync`` every file and directory below ``root`` (and ``root`` itself), deepest first."""
+    root = Path(root)
+    for dirpath, _dirnames, filenames in os.walk(root, topdown=False):
+        for name in filenames:
+            path = Path(dirpath) / name
+            if path.is_symlink():
+                continue
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        fsync_dir(Path(dirpath))
+
+
+def exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (``renameat2`` with ``RENAME_EXCHANGE``); ``False`` if unsupported.
+
+    Parameters
+    ----------
+    a, b
+        Existing paths on one file system.
+
+    Returns
+    -------
+    bool
+        Whether the swap was done (``False``: the kernel, file system or C library lacks the call).
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    result = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    if result == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+        return False
+    raise OSError(err, os.strerror(err), str(a), None, str(b))
+
+
+class RootLocked(RuntimeError):
+    """Another process is publishing into the same output root."""
+
+
+@contextlib.contextmanager
+def root_lock(output_root: Path, *, wait: float = 120.0, poll: float = 0.2) -> Iterator[None]:
+    """Exclusive lock on an output root for the duration of a publication.
+
+    Parameters
+    ----------
+    output_root
+        The publish root (the lock file ``.voharvest.lock`` lives there).
+    wait
+        Seconds to queue behind another publication before giving up.
+    poll
+        Seconds between attempts.
+
+    Raises
+    ------
+    RootLocked
+        The lock was not free within ``wait`` seconds; names the holder's process id.
+    """
+    root = Path(output_root)
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / LOCK_NAME
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
+                    raise RootLocked(
+                        f"output root {root} is being published by another voharvest process (pid {holder}); "
+                        f"waited {wait:g} s — try again when it has finished"
+                    ) from None
+                time.sleep(poll)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def hold_staging(stage: Path) -> None:
+    """Mark ``stage`` as owned by this live process (a lock file beside it, kept open)."""
+    lock = Path(f"{stage}.lock")
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    _held[str(stage)] = fd
+
+
+def release_staging(stage: Path) -> None:
+    """Drop the ownership mark of ``stage`` (after it was published or discarded)."""
+    fd = _held.pop(str(stage), None)
+    Path(f"{stage}.lock").unlink(missing_ok=True)
+    if fd is not None:
+        os.close(fd)
+
+
+def stale_staging(staging_root: Path) -> list[Path]:
+    """Staging directories whose owning process is gone (their lock is free, or they have none).
+
+    Parameters
+    ----------
+    staging_root
+        The ``.staging`` directory of an output root.
+
+    Returns
+    -------
+    list of Path
+        Directories safe to remove: no live run holds them.
+    """
+    root = Path(staging_root)
+    if not root.is_dir():
+        return []
+    stale = []
+    for entry in sorted(root.iterdir()):
+        if not entry.is_dir() or str(entry) in _held:
+            continue
+        lock = Path(f"{entry}.lock")
+        if not lock.exists():
+            stale.append(entry)
+            continue
+        fd = os.open(lock, os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            continue  # a live run holds it
+        else:
+            stale.append(entry)
+        finally:
+            os.close(fd)
+    return stale
