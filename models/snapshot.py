@@ -264,15 +264,25 @@ def validate_snapshot(directory: Path) -> list[str]:
         manifest = read_manifest(directory)
     except SnapshotError as exc:
         return [str(exc)]
+    if not isinstance(manifest, dict):
+        return [f"{MANIFEST}: a JSON {type(manifest).__name__}, expected an object"]
     problems = []
     if manifest.get("format") != MANIFEST_FORMAT:
         problems.append(f"{MANIFEST}: format {manifest.get('format')!r}, expected {MANIFEST_FORMAT!r}")
     listed = manifest.get("files")
     if not isinstance(listed, dict):
         return [*problems, f"{MANIFEST}: no 'files' mapping"]
-    file_problems, bad = _check_files(directory, listed)
-    problems += file_problems
-    for name, entry in sorted(manifest.get("tables", {}).items()):
+    shapeless = sorted(rel for rel, entry in listed.items() if not isinstance(entry, dict))
+    problems += [f"{MANIFEST}: files[{rel!r}] is not an object with size and sha256" for rel in shapeless]
+    file_problems, bad = _check_files(directory, {k: v for k, v in listed.items() if isinstance(v, dict)})
+    problems += [p for p in file_problems if not any(p.startswith(f"{rel}: file not listed") for rel in shapeless)]
+    tables = manifest.get("tables", {})
+    if not isinstance(tables, dict):
+        return [*problems, f"{MANIFEST}: 'tables' is a JSON {type(tables).__name__}, expected an object"]
+    for name, entry in sorted(tables.items()):
+        if not isinstance(entry, dict):
+            problems.append(f"{MANIFEST}: tables[{name!r}] is not an object")
+            continue
         if f"{name}.parquet" in bad:
             continue  # already reported; its contents cannot be trusted
         problems += _check_table(directory, name, entry)

@@ -19,7 +19,6 @@ import pandas as pd
 import pytest
 
 from models import durable, snapshot
-from tests.test_history import plan  # noqa: F401  (fixture: real NuSTAR rows as an obsplan frame)
 from tests.test_snapshot import _stage
 
 DAY = dt.date(2025, 9, 4)
@@ -42,7 +41,7 @@ def _holder(code: str) -> subprocess.Popen:
     return proc
 
 
-def test_a_second_publisher_waits_then_fails_naming_the_holder(tmp_path: Path, plan: pd.DataFrame) -> None:  # noqa: F811
+def test_a_second_publisher_waits_then_fails_naming_the_holder(tmp_path: Path, plan: pd.DataFrame) -> None:
     holder = _holder(
         f"""
         import time
@@ -64,7 +63,7 @@ def test_a_second_publisher_waits_then_fails_naming_the_holder(tmp_path: Path, p
     assert snapshot.publish_snapshot(stage, tmp_path, DAY, lock_wait=5).status == "published"
 
 
-def test_staging_of_a_killed_run_is_cleaned_but_a_live_runs_is_kept(tmp_path: Path, plan: pd.DataFrame) -> None:  # noqa: F811
+def test_staging_of_a_killed_run_is_cleaned_but_a_live_runs_is_kept(tmp_path: Path, plan: pd.DataFrame) -> None:
     code = f"""
         import datetime as dt, time
         from models import snapshot
@@ -89,7 +88,7 @@ def test_staging_of_a_killed_run_is_cleaned_but_a_live_runs_is_kept(tmp_path: Pa
         live.wait()
 
 
-def test_force_replaces_atomically_and_latest_never_dangles(tmp_path: Path, plan: pd.DataFrame) -> None:  # noqa: F811
+def test_force_replaces_atomically_and_latest_never_dangles(tmp_path: Path, plan: pd.DataFrame) -> None:
     first = snapshot.publish_snapshot(_stage(tmp_path, DAY, plan), tmp_path, DAY)
     before = _hashes(first.path)
     changed = plan.copy()
@@ -111,7 +110,7 @@ def test_force_replaces_atomically_and_latest_never_dangles(tmp_path: Path, plan
 
 def test_sigkill_while_publishing_leaves_previous_snapshot_and_latest_intact(
     tmp_path: Path,
-    plan: pd.DataFrame,  # noqa: F811
+    plan: pd.DataFrame,
 ) -> None:
     first = snapshot.publish_snapshot(_stage(tmp_path, DAY, plan), tmp_path, DAY)
     before = _hashes(first.path)
@@ -140,3 +139,31 @@ def test_sigkill_while_publishing_leaves_previous_snapshot_and_latest_intact(
             assert snapshot.validate_snapshot(snapshot.snapshot_path(tmp_path, date)) == []
         snapshot.discard(stage)
     assert -signal.SIGKILL in outcomes, "at least one run was killed mid-way"
+
+
+@pytest.mark.parametrize(
+    ("mutate", "finding"),
+    [
+        (lambda m: [m], "a JSON list, expected an object"),
+        (lambda m: "manifest", "a JSON str, expected an object"),
+        (lambda m: {**m, "files": ["obsplan.parquet"]}, "no 'files' mapping"),
+        (
+            lambda m: {**m, "files": {**m["files"], "obsplan.parquet": "abc"}},
+            "files['obsplan.parquet'] is not an object",
+        ),
+        (lambda m: {**m, "tables": ["obsplan"]}, "'tables' is a JSON list"),
+        (lambda m: {**m, "tables": {**m["tables"], "obsplan": 3}}, "tables['obsplan'] is not an object"),
+        (lambda m: {**m, "format": None}, "format None"),
+    ],
+    ids=["list", "string", "files-list", "file-entry-string", "tables-list", "table-entry-int", "format"],
+)
+def test_malformed_manifests_are_findings_not_tracebacks(
+    tmp_path: Path, plan: pd.DataFrame, mutate, finding: str
+) -> None:  # noqa: ANN001
+    import json
+
+    published = snapshot.publish_snapshot(_stage(tmp_path, DAY, plan), tmp_path, DAY)
+    path = published.path / "manifest.json"
+    path.write_text(json.dumps(mutate(json.loads(path.read_text()))))
+    problems = snapshot.validate_snapshot(published.path)
+    assert any(finding in p for p in problems), problems
