@@ -34,7 +34,7 @@ import re
 import shutil
 import tempfile
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -46,9 +46,11 @@ import pyarrow.parquet as pq
 from models.arrow import arrow_schema, conform, to_frame
 from models.columns import TableSpec
 from models.durable import exchange, fsync_dir, fsync_tree, hold_staging, release_staging, root_lock, stale_staging
+from models.history import changes_document
 from models.moc import space_moc, space_time_moc, time_moc, write_moc
 from models.parquet import write_parquet
 from models.tables import HISTORY_TABLES, IVOA_TABLES
+from models.tap_kit import write_tap_kit
 from models.validate import validate
 from models.votable import write_votable
 
@@ -490,3 +492,81 @@ def diff_snapshots(old: Path, new: Path) -> dict[str, Any]:
         },
         "obsplan": obsplan,
     }
+
+
+# -- assembly ------------------------------------------------------------------------------------
+#: Table order in a snapshot (history last: Parquet only).
+SNAPSHOT_ORDER = ("obsplan", "obscore", "obscore_radio", "obscore_hea", "obsplan_history")
+
+
+def stage_snapshot(
+    output_root: Path,
+    date: dt.date,
+    tables: Mapping[str, pd.DataFrame],
+    changes: pd.DataFrame,
+    provenance: Mapping[str, Any],
+    raw_export: Callable[[Path], Mapping[str, Any]],
+) -> Path:
+    """Write a complete snapshot into a new staging directory; returns the stage (not yet published).
+
+    The one place that decides what a snapshot holds: every table as Parquet (and VOTable), the
+    changelog, MOCs per table and facility, the TAP load kit, ``raw/`` and ``manifest.json``.
+
+    Parameters
+    ----------
+    output_root
+        Publish root (the stage is made under its ``.staging``).
+    date
+        Snapshot date.
+    tables
+        Frames by name for every table of :data:`SNAPSHOT_ORDER`.
+    changes
+        The changelog frame (``voharvest.changes``).
+    provenance
+        ``as_of_mjd``, ``previous_snapshot``, ``changes`` (counts), ``sources`` (per source: as-of,
+        rows, ``requests``/``archive`` of harvested sources) and ``violations``.
+    raw_export
+        Writes the raw records into the given ``raw/`` directory and returns, per source, the
+        archived responses described (the caller knows the archives; models does not fetch).
+
+    Returns
+    -------
+    Path
+        The stage; the caller publishes it with :func:`publish_snapshot` or discards it.
+    """
+    stage = new_staging(output_root, date)
+    try:
+        entries = {
+            name: write_table(stage, name, tables[name], votable=name in VOTABLE_TABLES) for name in SNAPSHOT_ORDER
+        }
+        document = changes_document(changes, date, provenance["previous_snapshot"], provenance["as_of_mjd"])
+        write_changes(stage, changes, document)
+        entries["changes"] = {"table": "voharvest.changes", "rows": len(changes), "files": ["changes.parquet"]}
+        tool = f"voharvest {code_version()}"
+        mocs = [p for name in MOC_TABLES for p in write_mocs(stage, name, tables[name], tool)]
+        tap = write_tap_kit(stage, [SNAPSHOT_TABLES[n] for n in entries])
+        raw = raw_export(stage / "raw")
+        sources = {
+            name: {**{k: v for k, v in meta.items() if k not in ("requests", "archive")}, "responses": raw.get(name)}
+            for name, meta in provenance["sources"].items()
+        }
+        write_manifest(
+            stage,
+            {
+                "snapshot": date.isoformat(),
+                "as_of_mjd": provenance["as_of_mjd"],
+                "previous_snapshot": provenance["previous_snapshot"],
+                "code_version": code_version(),
+                "tables": entries,
+                "changes": provenance["changes"],
+                "mocs": mocs,
+                "tap": tap,
+                "raw": "raw/ is a raw archive of exactly the responses parsed (voharvest harvest --replay <it>)",
+                "sources": sources,
+                "validation": {"violations": provenance["violations"], "checks": "all blocking checks passed"},
+            },
+        )
+    except BaseException:
+        discard(stage)
+        raise
+    return stage

@@ -15,9 +15,9 @@ import pandas as pd
 from models import snapshot
 from models.arrow import conform, to_frame
 from models.compose import OBSCORE_TABLES, SOURCE_TABLES, as_of_mjd, carry_over, compose, source_collections
-from models.history import change_counts, changes_document
+from models.durable import RootLocked
+from models.history import change_counts
 from models.parquet import read_parquet
-from models.tap_kit import write_tap_kit
 from models.timeutil import mjd_from_datetime
 from pipelines.checks import (
     drift_check_results,
@@ -258,7 +258,7 @@ def build_ivoa_asset(sources: Mapping[str, Source]) -> dg.AssetsDefinition:
     return _ivoa
 
 
-def _raw_export(stage: Path, sources: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+def _raw_export(raw_dir: Path, sources: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     """Copy the exact raw records of the harvested sources into ``raw/`` (a replayable archive)."""
     described: dict[str, Any] = {}
     for name, meta in sorted(sources.items()):
@@ -266,7 +266,7 @@ def _raw_export(stage: Path, sources: Mapping[str, Mapping[str, Any]]) -> dict[s
             continue
         archive = RawArchive(meta["archive"])
         requests = [request_from_json(r) for r in meta["requests"]]
-        archive.export(stage / "raw", requests)
+        archive.export(raw_dir, requests)
         described[name] = [
             {k: e[k] for k in ("name", "url", "method", "key", "status", "sha256", "size", "fetched_at")}
             for e in (record_entry(ReplayFetcher(archive).fetch(r)) for r in requests)
@@ -306,44 +306,17 @@ def publish_snapshot(
         "obscore_hea": obscore_hea,
         "obsplan_history": obsplan_history,
     }
-    stage = snapshot.new_staging(store.path, date)
     try:
-        entries = {
-            name: snapshot.write_table(stage, name, frame, votable=name in snapshot.VOTABLE_TABLES)
-            for name, frame in tables.items()
-        }
-        document = changes_document(changes, date, provenance["previous_snapshot"], provenance["as_of_mjd"])
-        snapshot.write_changes(stage, changes, document)
-        entries["changes"] = {"table": "voharvest.changes", "rows": len(changes), "files": ["changes.parquet"]}
-        tool = f"voharvest {snapshot.code_version()}"
-        mocs = [p for name in snapshot.MOC_TABLES for p in snapshot.write_mocs(stage, name, tables[name], tool)]
-        tap = write_tap_kit(stage, [snapshot.SNAPSHOT_TABLES[n] for n in entries])
-        raw = _raw_export(stage, provenance["sources"])
-        sources = {
-            name: {**{k: v for k, v in meta.items() if k not in ("requests", "archive")}, "responses": raw.get(name)}
-            for name, meta in provenance["sources"].items()
-        }
-        snapshot.write_manifest(
-            stage,
-            {
-                "snapshot": date.isoformat(),
-                "as_of_mjd": provenance["as_of_mjd"],
-                "previous_snapshot": provenance["previous_snapshot"],
-                "code_version": snapshot.code_version(),
-                "tables": entries,
-                "changes": provenance["changes"],
-                "mocs": mocs,
-                "tap": tap,
-                "raw": "raw/ is a raw archive of exactly the responses parsed (voharvest harvest --replay <it>)",
-                "sources": sources,
-                "validation": {"violations": provenance["violations"], "checks": "all blocking checks passed"},
-            },
+        stage = snapshot.stage_snapshot(
+            store.path, date, tables, changes, provenance, lambda raw: _raw_export(raw, provenance["sources"])
         )
-        published = snapshot.publish_snapshot(stage, store.path, date, force=store.force)
-    except snapshot.SnapshotError as exc:
+        try:
+            published = snapshot.publish_snapshot(stage, store.path, date, force=store.force)
+        finally:
+            snapshot.discard(stage)
+    except (snapshot.SnapshotError, RootLocked) as exc:
         raise dg.Failure(description=str(exc)) from exc
-    finally:
-        snapshot.discard(stage)
+    entries = snapshot.read_manifest(published.path)["tables"]
     context.log.info(f"snapshot {published.status}: {published.path}")
     return dg.MaterializeResult(
         metadata={
