@@ -29,7 +29,7 @@ from pipelines.checks import (
 from pipelines.partitions import SNAPSHOT_DAYS, partition_date
 from pipelines.resources import FetcherResource, OutputStore, request_from_json
 from scrapers.archive import RawArchive, record_entry
-from scrapers.base import ParseError, RawRecord, Source
+from scrapers.base import RawRecord, Request, Source, SourceError
 from scrapers.drift import drift_findings, row_counts
 from scrapers.fetch import FetchError, ReplayFetcher
 
@@ -114,6 +114,33 @@ def build_raw_asset(source: Source) -> dg.AssetsDefinition:
     return _raw
 
 
+def _replay(source: Source, archive: RawArchive, requests: list[Request]) -> list[RawRecord]:
+    """The archived responses of ``requests``; any archive or recorded fetch failure is a step failure."""
+    replay = ReplayFetcher(archive)
+    records = []
+    for request in requests:
+        try:
+            records.append(replay.fetch(request))
+        except SourceError as exc:  # FetchError, ArchiveError (a broken record, a tampered blob)
+            raise dg.Failure(description=f"{exc} (archive record {archive.record_path(request)})") from exc
+    return records
+
+
+def _parse(source: Source, record: RawRecord, archive: RawArchive) -> pd.DataFrame:
+    """One response parsed; every failure names source, request, URL and the archive record."""
+    request = record.request
+    where = f"archive record {archive.record_path(request)}"
+    try:
+        return source.parse(request.name, record.content, request.url, content_type=record.headers.get("Content-Type"))
+    except SourceError as exc:
+        raise dg.Failure(description=f"{exc} ({where})") from exc
+    except Exception as exc:  # a bug or an unforeseen value: one line with the context, cause chained
+        raise dg.Failure(
+            description=f"{source.name}: parsing {request.name!r} failed ({type(exc).__name__}: {exc}) "
+            f"[{request.url}] ({where})"
+        ) from exc
+
+
 def build_core_asset(source: Source) -> dg.AssetsDefinition:
     """Parse and normalise a source's raw responses; drift checks gate what reaches the work area."""
     key = core_key(source)
@@ -137,19 +164,18 @@ def build_core_asset(source: Source) -> dg.AssetsDefinition:
         date = partition_date(context)
         archive = fetcher.archive_for(date)
         requests = source.requests(date)
-        try:
-            replay = ReplayFetcher(archive)
-            records = [replay.fetch(r) for r in requests]
-            parsed = {
-                r.request.name: source.parse(
-                    r.request.name, r.content, r.request.url, content_type=r.headers.get("Content-Type")
-                )
-                for r in records
-            }
-        except (FetchError, ParseError) as exc:
-            raise dg.Failure(description=str(exc)) from exc
+        records = _replay(source, archive, requests)
+        parsed = {r.request.name: _parse(source, r, archive) for r in records}
         as_of = _as_of(records, date)
-        frames = {k: v for k, v in source.normalise(parsed, as_of).items() if k in SOURCE_TABLES}
+        try:
+            normalised = source.normalise(parsed, as_of)
+        except SourceError as exc:
+            raise dg.Failure(description=str(exc)) from exc
+        except Exception as exc:  # a bug or an unforeseen value: one line with the context, cause chained
+            raise dg.Failure(
+                description=f"{source.name}: normalise failed ({type(exc).__name__}: {exc}); raw archive {archive.root}"
+            ) from exc
+        frames = {k: v for k, v in normalised.items() if k in SOURCE_TABLES}
         findings = drift_findings(source, frames, store.previous_manifest(date))
         counts = row_counts(frames)
         if not any(findings.values()):
@@ -316,6 +342,11 @@ def publish_snapshot(
             snapshot.discard(stage)
     except (snapshot.SnapshotError, RootLocked) as exc:
         raise dg.Failure(description=str(exc)) from exc
+    except OSError as exc:  # disk full, read-only root, permissions
+        raise dg.Failure(
+            description=f"publication of {date.isoformat()} into {store.path} failed: {exc}; "
+            "nothing was published and the previous snapshot is unchanged"
+        ) from exc
     entries = snapshot.read_manifest(published.path)["tables"]
     context.log.info(f"snapshot {published.status}: {published.path}")
     return dg.MaterializeResult(
