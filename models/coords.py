@@ -26,8 +26,9 @@ import pandas as pd
 
 from models.errors import ValueParseError
 
-_SEXAGESIMAL = r"^([+-]?)\s*(\d{1,3})\s*[:hd° ]\s*(\d{1,2})\s*[:m' ]\s*(\d{1,2}(?:\.\d*)?)\s*[s\"]?$"
-_DECIMAL = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
+# ASCII digits only: `\d` would accept other scripts' digits that pandas then cannot convert.
+_SEXAGESIMAL = r"^([+-]?)\s*([0-9]{1,3})\s*[:hd° ]\s*([0-9]{1,2})\s*[:m' ]\s*([0-9]{1,2}(?:\.[0-9]*)?)\s*[s\"]?$"
+_DECIMAL = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
 
 
 class CoordParseError(ValueParseError):

@@ -140,7 +140,7 @@ def _strings_to_mjd(
     # pandas gives datetime64[us]: years 1..9999 without overflow.
     mjd = timestamps_to_mjd(parsed)
     # Python's strptime rolls 23:59:60 over into the next day: such strings always go to astropy.
-    leap_second = full.str.contains(r"23:59:60(?:\.\d*)?(?:Z|[+-]00:?00)?$", regex=True).fillna(False)
+    leap_second = full.str.contains(r"23:59:60(?:\.[0-9]*)?(?:Z|[+-]00:?00)?$", regex=True).fillna(False)
     leap_second = leap_second.to_numpy(dtype=bool)
     day = np.floor(np.where(np.isnan(mjd), -1, mjd)).astype("int64")
     redo = present & (np.isin(day, _LEAP_DAYS) | leap_second)
@@ -226,7 +226,7 @@ def mjd_from_doy(values: pd.Series | list | npt.ArrayLike, *, valid: tuple[float
         Names every unreadable or implausible position (day 366 of a common year included).
     """
     text = _text(values)
-    parts = text.str.extract(r"^(\d{4}):(\d{3}):(\d{2}):(\d{2}):(\d{2})(\.\d*)?$").astype("float64")
+    parts = text.str.extract(r"^([0-9]{4}):([0-9]{3}):([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]*)?$").astype("float64")
     year, doy, hour, minute, second = (parts[k].to_numpy() for k in range(5))
     frac = parts[5].fillna(0.0).to_numpy()
     leap_year = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
@@ -235,7 +235,7 @@ def mjd_from_doy(values: pd.Series | list | npt.ArrayLike, *, valid: tuple[float
         invalid = text.notna().to_numpy() & ~(
             (doy >= 1) & (doy <= 365 + leap_year) & (hour <= 23) & (minute <= 59) & (second <= 60)
         )
-    whole = text.str.replace(r"\.\d*$", "", regex=True)
+    whole = text.str.replace(r"\.[0-9]*$", "", regex=True)
     mjd = _strings_to_mjd(whole, "%Y:%j:%H:%M:%S", "yday", "day-of-year time", valid, full=text, invalid=invalid)
     # Rows astropy computed (leap-second days) already hold their fraction of a second.
     on_leap_day = np.isin(np.floor(np.nan_to_num(mjd, nan=-1)).astype("int64"), _LEAP_DAYS)

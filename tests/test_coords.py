@@ -75,3 +75,9 @@ def test_property_any_text_is_a_position_or_a_coordinate_error(text: str) -> Non
         assert exc.rows == [0]  # noqa: PT017 - the error's contents are the property
     else:
         assert np.isnan(got) or -90 <= got <= 90
+
+
+@pytest.mark.parametrize("value", ["١٢", "٠", "12:3٤:00", "１２"])
+def test_non_ascii_digits_are_a_coordinate_error(value: str) -> None:
+    with pytest.raises(CoordParseError, match="not a RA"):
+        parse_ra([value])

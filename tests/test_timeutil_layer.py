@@ -187,3 +187,21 @@ def test_property_met_seconds_never_crash_erfa(seconds: float) -> None:
     except TimeParseError:
         return
     assert np.isnan(got[0]) or PLAUSIBLE_MJD[0] <= got[0] < PLAUSIBLE_MJD[1]
+
+
+@given(st.text(max_size=25))
+def test_property_arbitrary_strings_as_day_of_year(text: str) -> None:
+    try:
+        got = mjd_from_doy([text])
+    except TimeParseError as exc:
+        rows = exc.rows
+    else:
+        rows = []
+        assert np.isnan(got[0]) or PLAUSIBLE_MJD[0] <= got[0] < PLAUSIBLE_MJD[1]
+    assert rows in ([], [0])
+
+
+@pytest.mark.parametrize("value", ["٢٠١٧:281:19:05:02", "2017-09-0８ 10:00:00"])
+def test_non_ascii_digits_are_not_times(value: str) -> None:
+    with pytest.raises(TimeParseError):
+        (mjd_from_doy if ":" in value[:5] else mjd_from_iso)([value])
