@@ -29,6 +29,10 @@ def _separation_arcsec(ra1: np.ndarray, dec1: np.ndarray, ra2: np.ndarray, dec2:
     return np.rad2deg(2 * np.arcsin(np.sqrt(np.clip(hav, 0.0, 1.0)))) * 3600.0
 
 
+def _show(value: object) -> str:
+    return "NULL" if pd.isna(value) else repr(value)
+
+
 def merge_duplicate_ids(
     frame: pd.DataFrame,
     id_column: str,
@@ -75,11 +79,12 @@ def merge_duplicate_ids(
     if not dup.any():
         return frame
     groups = frame[dup]
-    first = groups.groupby(id_column, sort=False).transform("first")
+    # Each row beside its group's first row, taken by position: "first" of a groupby would skip NULLs.
+    positions = pd.Series(np.arange(len(groups)), index=groups.index)
+    first_pos = positions.groupby(groups[id_column].to_numpy(), sort=False).transform("first").to_numpy()
+    first = groups.iloc[first_pos].set_axis(groups.index)
     labels = frame.index[dup]
-    first_label = (
-        pd.Series(labels, index=groups.index).groupby(groups[id_column].to_numpy(), sort=False).transform("first")
-    )
+    first_label = pd.Series(labels[first_pos], index=groups.index)
     for col in same:
         a = groups[col].astype("string").str.strip().str.casefold()
         b = first[col].astype("string").str.strip().str.casefold()
@@ -90,8 +95,8 @@ def merge_duplicate_ids(
                 source,
                 url,
                 f"id {groups[id_column].iloc[k]!r} is listed for two different observations: "
-                f"{col} {first[col].iloc[k]!r} (row {first_label.iloc[k]}) "
-                f"and {groups[col].iloc[k]!r} (row {labels[k]})",
+                f"{col} {_show(first[col].iloc[k])} (row {first_label.iloc[k]}) "
+                f"and {_show(groups[col].iloc[k])} (row {labels[k]})",
                 row=labels[k],
                 column=col,
             )

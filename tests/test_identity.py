@@ -51,3 +51,11 @@ def test_positions_apart_beyond_tolerance_are_refused() -> None:
 def test_no_duplicates_returns_the_frame_itself() -> None:
     frame = _frame(["a", "b", "c"], [1.0, 2.0, 3.0]).assign(seq=["1", "2", "3"])
     assert merge_duplicate_ids(frame, "seq", source="s", url="u") is frame
+
+
+def test_a_null_in_the_first_row_is_compared_as_such_and_both_rows_named() -> None:
+    frame = pd.DataFrame(
+        {"obs_id": ["a", "b", "a"], "target": [None, "Crab", "3C 273"], "ra": [1.0, 5.0, 1.0], "dec": [2.0, 2.0, 2.0]}
+    )
+    with pytest.raises(ParseError, match=r"target NULL \(row 0\) and '3C 273' \(row 2\)"):
+        merge_duplicate_ids(frame, "obs_id", source="s", url="u", same=("target",))
