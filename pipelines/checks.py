@@ -1,7 +1,9 @@
 """Asset checks: generated from the table specs (blocking) and per-source drift checks (blocking).
 
-Spec checks group :func:`models.validate.validate`'s violation codes into five checks per table,
-so the UI says *what kind* of rule broke. Drift checks compare a source's harvest with the previous
+Spec checks group :func:`models.validate.validate`'s violation codes into one check per group, as
+declared with each code in :data:`models.validate.CODE_GROUPS` (the one place a code and its group
+are written), so the UI says *what kind* of rule broke and a new code cannot pass every check
+unseen. Drift checks compare a source's harvest with the previous
 published snapshot (its manifest): a collapsing row count or identifiers that stop matching the
 source's format mean the page changed under us, and publishing would be wrong. A missing required
 header is caught earlier: the parser raises :class:`scrapers.base.ParseError` and the core asset
@@ -16,25 +18,29 @@ import dagster as dg
 import pandas as pd
 
 from models.columns import TableSpec
-from models.validate import Violation, validate
+from models.validate import GROUPS, AsOf, Violation, codes_of, validate
 from scrapers.base import Source
 from scrapers.drift import DRIFT_CHECKS, DRIFT_MIN_FRACTION, DRIFT_MIN_PREVIOUS_ROWS
 
-#: Spec check name -> the violation codes it covers.
-SPEC_CHECKS: dict[str, tuple[str, ...]] = {
-    "schema": ("missing-column", "datatype"),
-    "null_rules": ("not-null", "not-null-if-scheduled-or-performed"),
-    "vocabularies": ("vocabulary",),
-    "ranges": ("range", "order"),
-    "unique_keys": ("unique",),
-}
+#: Spec check name -> the violation codes it covers, derived from models.validate.CODE_GROUPS.
+SPEC_CHECKS: dict[str, tuple[str, ...]] = {group: codes_of(group) for group in GROUPS}
 _SPEC_CHECK_TEXT = {
     "schema": "every mandatory column present with the spec's datatype",
     "null_rules": "not-null columns filled; t_min, t_max, t_exptime filled when Scheduled or Performed",
     "vocabularies": "vocabulary columns hold exactly the standard's terms",
     "ranges": "values within the spec's ranges; t_min <= t_max and em_min <= em_max",
     "unique_keys": "the table's key columns are unique",
+    "plausibility": (
+        "known facility; times inside its operating window, Performed rows not after the as-of time and "
+        "planned ones within its horizon; t_exptime <= t_max - t_min; em_min/em_max inside its band; "
+        "s_fov inside its instruments' range (models.facilities)"
+    ),
 }
+
+
+def check_text(group: str) -> str:
+    """What a spec check verifies, for its description (a group without text still gets a check)."""
+    return _SPEC_CHECK_TEXT.get(group, f"models.validate group {group!r}")
 
 
 def spec_check_specs(asset_key: dg.AssetKey, spec: TableSpec) -> list[dg.AssetCheckSpec]:
@@ -44,17 +50,21 @@ def spec_check_specs(asset_key: dg.AssetKey, spec: TableSpec) -> list[dg.AssetCh
             name=name,
             asset=asset_key,
             blocking=True,
-            description=f"{spec.qualified_name}: {_SPEC_CHECK_TEXT[name]} (models.validate codes {', '.join(codes)})",
+            description=f"{spec.qualified_name}: {check_text(name)} (models.validate codes {', '.join(codes)})",
         )
         for name, codes in SPEC_CHECKS.items()
     ]
 
 
 def spec_check_results(
-    asset_key: dg.AssetKey, frame: pd.DataFrame, spec: TableSpec
+    asset_key: dg.AssetKey, frame: pd.DataFrame, spec: TableSpec, *, as_of: AsOf = None
 ) -> tuple[list[dg.AssetCheckResult], list[Violation]]:
-    """Evaluate a table's spec checks; also returns the violations for reports."""
-    violations = validate(frame, spec)
+    """Evaluate a table's spec checks; also returns the violations for reports.
+
+    ``as_of`` is the snapshot's as-of time (MJD UTC or datetime), passed on to
+    :func:`models.validate.validate` for the plausibility rules (``None``: its default).
+    """
+    violations = validate(frame, spec, as_of=as_of)
     results = []
     for name, codes in SPEC_CHECKS.items():
         found = [v for v in violations if v.code in codes]

@@ -9,12 +9,21 @@ import pytest
 from models import OBSCORE, OBSPLAN
 from models.validate import CODES, validate
 
+#: h*c in eV*m (CODATA 2018 exact-based), written here so the NuSTAR band edges are computed
+#: independently of models.units: lambda = hc / E.
+HC_EV_M = 1.239841984e-6
+NUSTAR_EM = (HC_EV_M / 79e3, HC_EV_M / 3e3)
+
 
 def good_obsplan() -> pd.DataFrame:
-    """Three valid rows taken from the real NuSTAR 2017 schedule rows (sources.md)."""
+    """Three valid rows taken from the real NuSTAR 2017 schedule rows (sources.md).
+
+    ``t_planning`` 58037.5 (2017-10-15 12:00 UTC) is after every row's end, as it must be for the
+    Performed row; the band is NuSTAR's 3-79 keV exactly.
+    """
     return pd.DataFrame(
         {
-            "t_planning": [58030.0, 58030.0, 58030.0],
+            "t_planning": [58037.5, 58037.5, 58037.5],
             "target_name": ["Kepler", "GRS 1915+105", "Sol_17282_AR2683_POS11"],
             "obs_id": ["90201021006", "30302020004", "90311211001"],
             "obs_collection": ["NuSTAR", "NuSTAR", "NuSTAR"],
@@ -27,8 +36,8 @@ def good_obsplan() -> pd.DataFrame:
             "t_max": [58036.021, 58037.347, 58036.111],
             "t_exptime": [60600.0, 21900.0, 3400.0],
             "t_resolution": [np.nan] * 3,
-            "em_min": [1.569e-11] * 3,
-            "em_max": [4.133e-10] * 3,
+            "em_min": [NUSTAR_EM[0]] * 3,
+            "em_max": [NUSTAR_EM[1]] * 3,
             "em_res_power": [np.nan] * 3,
             "o_ucd": [None] * 3,
             "pol_states": [None] * 3,
@@ -135,7 +144,7 @@ def test_range_limits_are_inclusive_where_the_standard_says() -> None:
 def test_t_min_after_t_max_and_em_order() -> None:
     f = good_obsplan()
     f.loc[1, "t_min"] = f.loc[1, "t_max"] + 1
-    f.loc[2, ["em_min", "em_max"]] = [5e-10, 1e-11]
+    f.loc[2, ["em_min", "em_max"]] = [4e-10, 2e-11]  # swapped, both inside NuSTAR's band
     found = {(v.code, v.column, v.rows) for v in validate(f, OBSPLAN)}
     assert found == {("order", "t_min,t_max", (1,)), ("order", "em_min,em_max", (2,))}
 
@@ -163,9 +172,11 @@ def test_unique_publisher_did_in_obscore() -> None:
 
 
 def test_every_code_is_exercised_here() -> None:
-    """Guard: a new rule needs a test in this module."""
+    """Guard: a new rule needs a test in this module or in test_plausibility (the facility rules)."""
     import inspect
     import sys
 
-    source = inspect.getsource(sys.modules[__name__])
-    assert all(code in source for code in CODES)
+    from tests import test_plausibility
+
+    source = inspect.getsource(sys.modules[__name__]) + inspect.getsource(test_plausibility)
+    assert all(f'"{code}"' in source for code in CODES)

@@ -178,8 +178,9 @@ def test_blocking_checks_passed_in_the_run(
         )
 
 
-def test_obsplan_checks_are_the_five_spec_checks(assets: dict[str, dict[str, Any]]) -> None:
-    assert set(_checks(assets["out/ivoa/obsplan"])) == {"schema", "null_rules", "vocabularies", "ranges", "unique_keys"}
+def test_obsplan_checks_are_the_six_spec_checks(assets: dict[str, dict[str, Any]]) -> None:
+    expected = {"schema", "null_rules", "vocabularies", "ranges", "unique_keys", "plausibility"}
+    assert set(_checks(assets["out/ivoa/obsplan"])) == expected
 
 
 def test_jobs_and_a_schedule_per_scheduled_source(repository: dict[str, Any]) -> None:
