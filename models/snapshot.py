@@ -232,7 +232,7 @@ def _check_files(
     return problems, bad
 
 
-def _check_table(directory: Path, name: str, entry: Mapping[str, Any]) -> list[str]:
+def _check_table(directory: Path, name: str, entry: Mapping[str, Any], as_of: float | None) -> list[str]:
     spec = SNAPSHOT_TABLES.get(name)
     if spec is None:
         return [f"table {name!r}: unknown to this voharvest version"]
@@ -252,7 +252,7 @@ def _check_table(directory: Path, name: str, entry: Mapping[str, Any]) -> list[s
         return problems
     if table.num_rows != entry.get("rows"):
         problems.append(f"{path.name}: {table.num_rows} rows, manifest says {entry.get('rows')}")
-    problems += [f"{path.name}: {v.message}" for v in validate(to_frame(table), spec)]
+    problems += [f"{path.name}: {v.message}" for v in validate(to_frame(table), spec, as_of=as_of)]
     return problems
 
 
@@ -298,6 +298,8 @@ def validate_snapshot(directory: Path, *, rehash: bool = True) -> list[str]:
         directory, {k: v for k, v in listed.items() if isinstance(v, dict)}, rehash=rehash
     )
     problems += [p for p in file_problems if not any(p.startswith(f"{rel}: file not listed") for rel in shapeless)]
+    as_of = manifest.get("as_of_mjd")  # the harvest's as-of time: Performed rows must have ended by then
+    as_of = float(as_of) if isinstance(as_of, int | float) and not isinstance(as_of, bool) else None
     tables = manifest.get("tables", {})
     if not isinstance(tables, dict):
         return [*problems, f"{MANIFEST}: 'tables' is a JSON {type(tables).__name__}, expected an object"]
@@ -307,7 +309,7 @@ def validate_snapshot(directory: Path, *, rehash: bool = True) -> list[str]:
             continue
         if f"{name}.parquet" in bad:
             continue  # already reported; its contents cannot be trusted
-        problems += _check_table(directory, name, entry)
+        problems += _check_table(directory, name, entry, as_of)
     return problems
 
 

@@ -263,7 +263,7 @@ def build_ivoa_asset(sources: Mapping[str, Source]) -> dg.AssetsDefinition:
         report: list[dict[str, Any]] = []
         for name in OUT_TABLES:
             spec = snapshot.SNAPSHOT_TABLES[name]
-            results, violations = spec_check_results(out_key(name), tables[name], spec)
+            results, violations = spec_check_results(out_key(name), tables[name], spec, as_of=when)
             report += [v.as_dict() for v in violations]
             frame = tables[name] if violations else to_frame(conform(tables[name], spec))
             yield dg.Output(frame, output_name=name, metadata={"dagster/row_count": len(frame)})
