@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from astropy.io.votable.tree import Info, VOTableFile
 from astropy.table import Table
+from astropy.time import Time
 
 HERE = pathlib.Path(__file__).parent
 SHORT_2025 = HERE / "short_range_rows_2025-09_pandas.csv"
@@ -112,6 +113,155 @@ Exp - Approximate exposure time ({exp_unit})</p>
 """
 
 
+#: Text of the Schedule.php page as the stored renderings show it (sources.md NuSTAR evidence).
+INTRO = (
+    "This is the confirmed schedule of NuSTAR observations. This sequence of observations has been uploaded to "
+    "the spacecraft and will execute autonomously unless interrupted by a new schedule, Target of Opportunity, or "
+    "instrument and spacecraft anomalies. This schedule will cover various time ranges depending on the exposure "
+    "time goal of the observations, but will usually be for a period of at least one week."
+)
+TIMES = (
+    "The times reported here are the start and end of the on-target period (day of year UTC). The estimated "
+    "exposure time takes into account Earth occultation and the SAA passage time where detector background is "
+    "increased. The end time of the observation is the start of the slew to the next target. Please examine the "
+    "NuSTAR As-Flown Timeline (AFT) for the log of past observations."
+)
+OBSLOC_PARAGRAPH = (
+    "This schedule is also available above as a csv file in the IVOA Observation Locator Access Protocol (ObsLoc) "
+    "format currently under development. The first three rows in the csv file list the Column Name, Unit, and "
+    "Type. Note that columns are delimited by a '|' symbol and that many of the fields have NULL values or values "
+    "specific to the NuSTAR observatory and instruments."
+)
+LONG_INTRO = (
+    "This is the latest NuSTAR long-term schedule. Observations have been sorted into one-week intervals, taking "
+    "into account Sun, Moon, required exposure time, and other constraints. So the date is the Monday of the week "
+    "in which the observation is scheduled to begin."
+)
+#: GUESS (no rendering shows the link target): the href of the ObsLoc file "above" the short-range table.
+OBSLOC_HREF = "ObsLoc/NuSTAR_ObsLoc_short_range.txt"
+
+
+def explanations(ra: str, dec: str, exp_unit: str) -> str:
+    """The 'Table Header Explanations' block: verbatim item texts of the 2015-2018 renderings."""
+    items = [
+        "obs_start - Observation start time (UTC)",
+        "obs_end - Observation end (UTC)",
+        "sequenceID - Observation ID",
+        "Name - Target name",
+        f"{ra} - J2000 epoch Right Ascension (degrees)",
+        f"{dec} - J2000 epoch Declination (degrees)",
+        f"Exp - Approximate exposure time ({exp_unit})",
+        "Notes - Observation notes",
+    ]
+    return "<p><b>Table Header Explanations</b> " + "<br>\n".join(html.escape(i) for i in items) + "</p>"
+
+
+def explained_page(
+    short_headers, short_rows, long_headers, long_rows, exp_unit: str, example_monday: str, with_obsloc: bool
+) -> str:
+    """Schedule.php as the renderings show it: heading, intro, explanation block, then the table."""
+    ra, dec = short_headers[4], short_headers[5]
+    link = f' <a href="{OBSLOC_HREF}">csv</a>' if with_obsloc else ""
+    obsloc = f"<p>{html.escape(OBSLOC_PARAGRAPH)}</p>\n" if with_obsloc else ""
+    next_monday = (dt.date.fromisoformat(example_monday) + dt.timedelta(days=7)).isoformat()
+    example = (
+        f"E.g. An observation with a date {example_monday} in this table is scheduled to have the observation "
+        f"starting sometime between {example_monday} 0000Z and {next_monday} 0000Z."
+    )
+    return f"""<!DOCTYPE html>
+<html><head><title>NuSTAR Observing schedules</title></head>
+<body>
+<h1>Observing schedules</h1>
+<h2>Short Range Observatory Schedule{link}</h2>
+<p>{html.escape(INTRO)}</p>
+<p>{html.escape(TIMES)}</p>
+{obsloc}{explanations(ra, dec, exp_unit)}
+{table_html(short_headers, short_rows)}
+<h2>Long Range Observatory Schedule</h2>
+<p>{html.escape(LONG_INTRO)}</p>
+<p>{html.escape(example)}</p>
+{table_html(long_headers, long_rows)}
+</body></html>
+"""
+
+
+def yday_mjd(doy_time: str) -> float:
+    """UTC MJD of a ``YYYY:DDD:HH:MM:SS`` time by astropy (format ``yday``)."""
+    return float(Time(doy_time, format="yday", scale="utc").mjd)
+
+
+#: ObsLocTAP 1.0 columns (shared/spec/obsloctap.md) with their unit and type; NULL where unitless.
+OBSLOC_TAP = [
+    ("t_planning", "d", "double"),
+    ("target_name", "NULL", "char"),
+    ("obs_id", "NULL", "char"),
+    ("obs_collection", "NULL", "char"),
+    ("s_ra", "deg", "double"),
+    ("s_dec", "deg", "double"),
+    ("s_fov", "deg", "double"),
+    ("s_region", "NULL", "char"),
+    ("s_resolution", "arcsec", "double"),
+    ("t_min", "d", "double"),
+    ("t_max", "d", "double"),
+    ("t_exptime", "s", "double"),
+    ("t_resolution", "s", "double"),
+    ("em_min", "m", "double"),
+    ("em_max", "m", "double"),
+    ("em_res_power", "NULL", "double"),
+    ("o_ucd", "NULL", "char"),
+    ("pol_states", "NULL", "char"),
+    ("pol_xel", "NULL", "int"),
+    ("facility_name", "NULL", "char"),
+    ("instrument_name", "NULL", "char"),
+    ("t_plan_exptime", "s", "double"),
+    ("category", "NULL", "char"),
+    ("priority", "NULL", "int"),
+    ("execution_status", "NULL", "char"),
+    ("tracking_type", "NULL", "char"),
+]
+
+
+def obsloc_tap_text(rows: list[tuple[str, ...]]) -> str:
+    """The ObsLoc file: names, units, types rows, then one row per page row; NULL where the page has nothing."""
+    lines = ["|".join(c[0] for c in OBSLOC_TAP), "|".join(c[1] for c in OBSLOC_TAP), "|".join(c[2] for c in OBSLOC_TAP)]
+    for start, end, seq, name, ra, dec, exp, _notes in rows:
+        value = {
+            "target_name": name,
+            "obs_id": seq,
+            "s_ra": ra,
+            "s_dec": dec,
+            "t_min": f"{yday_mjd(start):.8f}",
+            "t_max": f"{yday_mjd(end):.8f}",
+            "facility_name": "NuSTAR",
+            "t_plan_exptime": f"{float(exp) * 1000:.1f}",
+            "execution_status": "Scheduled",
+        }
+        lines.append("|".join(value.get(c[0], "NULL") for c in OBSLOC_TAP))
+    return "\n".join(lines) + "\n"
+
+
+def sr_schedule_text(rows: list[tuple[str, ...]], generated_on: str) -> str:
+    """The older whitespace-delimited sr-schedule.txt: 13 header lines incl. 'Generated on:', then rows."""
+    header = [
+        "NuSTAR Short Range Observatory Schedule",
+        f"Generated on: {generated_on}",
+        "Table Header Explanations",
+        "obs_start - Observation start time (UTC)",
+        "obs_end - Observation end (UTC)",
+        "sequenceID - Observation ID",
+        "Name - Target name",
+        "J2000_RA - J2000 epoch Right Ascension (degrees)",
+        "J2000_Dec - J2000 epoch Declination (degrees)",
+        "Exp - Approximate exposure time (ksec)",
+        "Notes - Observation notes",
+        "obs_start          obs_end            sequenceID   Name                    "
+        "J2000_RA    J2000_Dec   Exp    Notes",
+        "-" * 110,
+    ]
+    body = [f"{r[0]}  {r[1]}  {r[2]}  {r[3]:<22}  {r[4]:<10}  {r[5]:<10}  {r[6]:<5}  {r[7]}".rstrip() for r in rows]
+    return "\n".join(header + body) + "\n"
+
+
 def numaster_table() -> Table:
     t = Table.read(NUMASTER_ASCII, format="ascii.basic")
     out = Table()
@@ -149,7 +299,7 @@ def main() -> None:
     ]
     new_short = ["obs_start", "obs_end", "sequenceID", "Name", "J2000 RA", "J2000 Dec", "Exp", "Notes"]
     new_long = ["Date", "sequenceID", "Name", "J2000 RA", "J2000 Dec", "Exp", "Notes"]
-    (HERE / "schedule_2025-09_reconstructed.html").write_text(
+    (HERE / "schedule_2025-09_plain_reconstructed.html").write_text(
         page("NuSTAR Schedule", new_short, short_rows, new_long, long_rows, "ks"), encoding="utf-8"
     )
 
@@ -160,7 +310,7 @@ def main() -> None:
         "char|char|char|char|double|double|double|char",
     ]
     lines += ["|".join(r) for r in short_rows]
-    (HERE / "obsloc_short_range_2025-09_reconstructed.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (HERE / "obsloc_page_columns_2025-09_reconstructed.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
     # 2017: the 5 rows of sources.md with the old header; long range lists the three non-ToO/DDT
     # observations on the Monday of their week (same sequence IDs).
@@ -169,6 +319,21 @@ def main() -> None:
     long_2017 = [(monday_of(r[0]), *r[2:]) for r in ROWS_2017 if r[7] not in ("DDT", "ToO")]
     (HERE / "schedule_2017-10_reconstructed.html").write_text(
         page("NuSTAR Schedule", old_short, ROWS_2017, old_long, long_2017, "ksec"), encoding="utf-8"
+    )
+
+    # Evidence-following pages (sources.md "Evidence of the live layouts", NuSTAR): heading, intro, the
+    # "Table Header Explanations" block, then the table.
+    (HERE / "schedule_2017-10_explained_reconstructed.html").write_text(
+        explained_page(old_short, ROWS_2017, old_long, long_2017, "ksec", "2017-10-09", with_obsloc=False),
+        encoding="utf-8",
+    )
+    (HERE / "schedule_2025-09_reconstructed.html").write_text(
+        explained_page(new_short, short_rows, new_long, long_rows, "ks", "2025-09-08", with_obsloc=True),
+        encoding="utf-8",
+    )
+    (HERE / "obsloc_short_range_2025-09_reconstructed.txt").write_text(obsloc_tap_text(short_rows), encoding="utf-8")
+    (HERE / "sr_schedule_2017-10_reconstructed.txt").write_text(
+        sr_schedule_text(ROWS_2017, "2017-10-08"), encoding="utf-8"
     )
 
     # numaster TAP answer: the 6 recorded rows, the ADQL's columns, lower-case names, obsid as text.
