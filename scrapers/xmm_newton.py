@@ -5,15 +5,51 @@ prime instrument and one duration per camera (``sources.md``). ``xmmmaster`` con
 flown. ``normalise`` gives one ``obsplan`` row per observation id: Scheduled from the page,
 Performed once ``xmmmaster`` reports it observed (plan and as-flown merged on the id).
 
+Layout of the schedule (``sources.md``, "Evidence of the live layouts", XMM-Newton)
+-----------------------------------------------------------------------------------
+* Header cells carry their unit on a second line, ``Label<br>unit``: ``RA<br>hh:mm:ss``,
+  ``DEC<br>dd:mm:ss``, ``UTC Obs Start<br>yyyy-mm-dd hh:mm:ss``, ``UTC Obs End<br>...``
+  (id 40802067601 reads them with older pandas as ``RAhh:mm:ss``; NASA-ACROSS
+  ``across_data_ingestion/tasks/schedules/xmm_newton/low_fidelity_planned.py`` with newer pandas
+  as ``RA hh:mm:ss``). Other labels (``Revn #``, ``Obs Id.``, ``Target Name``, ``PA ddd.dd``,
+  ``Prime Instr.``, ``PN Dur Ks``, ``MOS1 Dur. Ks`` ... ``OM Dur. Ks``, ``PI``) as ACROSS reads them.
+  Headers are matched by :mod:`scrapers.html_tables` (``<br>`` = space, trailing unit ignored
+  when no exact match), so ``RA<br>hh:mm:ss``, ``RA hh:mm:ss``, ``RAhh:mm:ss`` and ``RA`` are one
+  column.
+* Body rows are ``<TR ALIGN=CENTER >`` with one ``<TD>`` per cell, in the order revolution, obs id,
+  target, RA, Dec, PA, start, end, ... (id 34337503711); the obs-id cell holds an ``<A>`` link
+  (id 34455471219): the cell's text is the id.
+* The page's table count is not certain (id 40802067601 takes the last table, ACROSS the first):
+  the schedule is *the one table that has the schedule's columns*, wherever it is.
+* Rows may be listed newest first (ACROSS's recorded rows): the parser keeps the page order and
+  relies on none.
+* The SOC also offers the schedule as CSV; its exact dialect is not evidenced. A CSV with the
+  page's header labels (comma, semicolon or tab separated, optional quotes) is read the same way,
+  and so is a pandas re-export of the page (an unnamed index column first, obs ids that lost
+  their leading zero: ACROSS ``tests/tasks/schedules/xmm_newton/mocks/planned_schedule_table.csv``).
+
+:data:`LAYOUTS` names each accepted variant; a parsed frame says which one matched in
+``frame.attrs["layout"]``. A page that matches none raises a :class:`~scrapers.base.ParseError`
+listing the tables and headers found and the variants known.
+
 Documented interpretations
 --------------------------
-* ``Obs Id.`` is a 10-digit string; leading zeros are kept (a number-inferring reader drops them).
+* ``Obs Id.`` is a 10-digit string. Every XMM input (page, CSV export, ``xmmmaster``) goes through
+  :func:`obs_ids`: 1 to 10 digits, zero-padded on the left to 10 (a number-inferring reader drops
+  the leading zero), anything else an error.
+* One obs id listed in two rows: merged when the rows agree (same target, prime instrument, PA and
+  durations, position within 60"; times spanning both), else a ``ParseError`` naming both rows
+  (:func:`scrapers.identity.merge_duplicate_ids`).
 * Durations are ks. ``( 15.1)`` = the camera exposes with its filter closed (calibration): still an
   exposure, counted in the prime instrument's duration and flagged (``x_xmm_newton_filter_closed``).
   ``0.0`` = camera not used. Any other cell is a :class:`~scrapers.base.ParseError`.
 * ``t_plan_exptime`` = the longest duration among the prime instrument's cameras (EPIC: pn, MOS1,
   MOS2; RGS: RGS1, RGS2; OM: OM), filter-closed or not. A prime instrument with no exposure at all
-  is an error, never a silently dropped row.
+  is an error, never a silently dropped row; so is one longer than its start-to-end window (plus
+  :data:`EXPOSURE_SLACK_S` for the 0.1 ks rounding of the page).
+* Times are UTC, read by :func:`models.timeutil.mjd_from_iso`; a time before XMM-Newton's launch
+  (:data:`LAUNCH_MJD`) or after 2100 is an error. RA/Dec by :func:`models.coords.parse_ra` /
+  :func:`~models.coords.parse_dec`; PA must be in [0, 360] deg.
 * ``s_region``: the EPIC field is a 30' diameter circle; it is published as a regular octagon
   *circumscribing* that circle (vertices 16.2' from the centre, so every point of the field is
   inside; area overshoot 5 %), its first vertex at position angle PA, vertices counter-clockwise
@@ -30,23 +66,42 @@ Documented interpretations
 from __future__ import annotations
 
 import datetime as dt
+import io
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
+from models.coords import CoordParseError, check_dec, parse_dec, parse_ra, wrap_ra
+from models.errors import ValueParseError
+from models.facilities import XMM_NEWTON
 from models.regions import circle_stcs, polygon_stcs
-from models.timeutil import TimeParseError, mjd_from_datetime, mjd_from_iso
+from models.timeutil import PLAUSIBLE_MJD, check_mjd, mjd_from_datetime, mjd_from_iso
 from models.units import kev_band_to_em
+from models.validate import EXPTIME_TOLERANCE_S
 from scrapers import html_tables
-from scrapers.base import ParseError, Request, Source
+from scrapers import text as text_layer
+from scrapers.base import ParseError, Request, Source, value_error
 from scrapers.heasarc import HEASARC_TAP, tap_request
+from scrapers.identity import merge_duplicate_ids
 from scrapers.votable_io import read_votable
 
 NAME = "xmm_newton"
 FACILITY = "XMM-Newton"
 SCHEDULE_URL = "https://xmm-tools.cosmos.esa.int/external/xmm_sched/short_term_schedule.php"
-OBS_ID_PATTERN = r"\d{10}"
+OBS_ID_DIGITS = 10
+OBS_ID_PATTERN = rf"[0-9]{{{OBS_ID_DIGITS}}}"
+
+#: XMM-Newton's launch (1999-12-10, :data:`models.facilities.XMM_NEWTON`) as UTC MJD: no schedule
+#: row or as-flown time lies before it.
+LAUNCH_MJD = XMM_NEWTON.start_mjd
+#: Plausible range of XMM-Newton times read here: launch to the project's 2100 limit. How far
+#: after the as-of time a row may lie is a per-harvest rule (``models.validate``, horizon).
+XMM_MJD = (LAUNCH_MJD, PLAUSIBLE_MJD[1])
+#: Slack (s) allowed between the prime exposure and the start-to-end window: the tolerance of
+#: ``models.validate`` (durations are written to 0.1 ks, so rounding alone can add 50 s).
+EXPOSURE_SLACK_S = EXPTIME_TOLERANCE_S
 
 #: Days of xmmmaster history (before the as-of date) and of future (after it) asked for.
 MASTER_DAYS_BEFORE = 7
@@ -55,6 +110,32 @@ MASTER_DAYS_AFTER = 7
 #: EPIC field of view (diameter, degrees) and the footprint polygon's vertex count.
 EPIC_FOV_DEG = 0.5
 FOOTPRINT_VERTICES = 8
+
+#: Layout variants of the short-term schedule this parser accepts (variant id -> description).
+LAYOUTS: dict[str, str] = {
+    "html-br-units": (
+        "HTML table, header cells 'Label<br>unit' (RA<br>hh:mm:ss, UTC Obs Start<br>yyyy-mm-dd hh:mm:ss), rows "
+        "<TR ALIGN=CENTER>, obs id inside <A> (sources.md ids 40802067601, 34337503711, 34455471219; "
+        "NASA-ACROSS low_fidelity_planned.py)"
+    ),
+    "html-spaced-units": (
+        "HTML table, header 'Label unit' on one line (RA hh:mm:ss; sources.md column list, how ACROSS's newer "
+        "pandas reads the <br> headers)"
+    ),
+    "html-glued-units": (
+        "HTML table, header text 'Labelunit' (RAhh:mm:ss, UTC Obs Startyyyy-mm-dd hh:mm:ss; the <br> joined "
+        "without a space, as id 40802067601's older pandas shows it)"
+    ),
+    "html-bare-labels": "HTML table, headers without units (RA, DEC, UTC Obs Start): units assumed as documented",
+    "csv-export": (
+        "CSV with the page's header labels, one row per observation (the SOC's CSV export; dialect unverified: "
+        "comma/semicolon/tab, optional quotes)"
+    ),
+    "csv-pandas-reexport": (
+        "pandas re-export of the page table: unnamed index column first, obs ids without their leading zero "
+        "(NASA-ACROSS tests/tasks/schedules/xmm_newton/mocks/planned_schedule_table.csv @ 74bd7c9f)"
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -82,7 +163,14 @@ INSTRUMENTS: dict[str, Instrument] = {
 
 CAMERAS = ("pn", "mos1", "mos2", "rgs1", "rgs2", "om")
 
-#: Canonical field -> accepted header texts (compared by :func:`html_tables.normalise_header`).
+
+def _camera_synonyms(cam: str) -> tuple[str, ...]:
+    # "PN Dur Ks", "MOS1 Dur. Ks", with the unit on a second line joined without a space ("PN DurKs")
+    return (f"{cam} dur ks", f"{cam} durks", f"{cam} dur")
+
+
+#: Canonical field -> accepted header texts (compared by :func:`html_tables.normalise_header`;
+#: a trailing unit such as ``hh:mm:ss`` is ignored when no text matches exactly).
 SCHEDULE_HEADERS: dict[str, tuple[str, ...]] = {
     "revolution": ("revn", "rev", "revolution", "revn no"),
     "obs_id": ("obs id", "obsid", "observation id"),
@@ -93,13 +181,23 @@ SCHEDULE_HEADERS: dict[str, tuple[str, ...]] = {
     "start": ("utc obs start yyyy-mm-dd hh:mm:ss", "utc obs start", "obs start"),
     "end": ("utc obs end yyyy-mm-dd hh:mm:ss", "utc obs end", "obs end"),
     "prime": ("prime instr", "prime instrument"),
-    "pn": ("pn dur ks",),
-    "mos1": ("mos1 dur ks",),
-    "mos2": ("mos2 dur ks",),
-    "rgs1": ("rgs1 dur ks",),
-    "rgs2": ("rgs2 dur ks",),
-    "om": ("om dur ks",),
+    **{cam: _camera_synonyms(cam) for cam in CAMERAS},
     "pi": ("pi",),
+}
+
+#: Page header shown in errors when the page's own text is not at hand.
+_LABELS = {
+    "revolution": "Revn #",
+    "obs_id": "Obs Id.",
+    "target_name": "Target Name",
+    "ra": "RA hh:mm:ss",
+    "dec": "DEC dd:mm:ss",
+    "pa": "PA ddd.dd",
+    "start": "UTC Obs Start",
+    "end": "UTC Obs End",
+    "prime": "Prime Instr.",
+    **{cam: f"{cam.upper()} Dur. Ks" for cam in CAMERAS},
+    "pi": "PI",
 }
 
 #: xmmmaster statuses that mean "flown" and the one that means "still planned".
@@ -127,7 +225,18 @@ MASTER_COLUMNS = (
 
 # --------------------------------------------------------------------------------------- requests
 def requests(as_of: dt.date) -> list[Request]:
-    """The short-term schedule page and xmmmaster rows around the as-of date."""
+    """The short-term schedule page and xmmmaster rows around the as-of date.
+
+    Parameters
+    ----------
+    as_of
+        Snapshot date; xmmmaster is asked for the observations overlapping the week before and after.
+
+    Returns
+    -------
+    list of Request
+        ``short_term_schedule`` (HTTP GET of the page) and ``xmmmaster`` (HEASARC TAP).
+    """
     day = mjd_from_datetime(dt.datetime(as_of.year, as_of.month, as_of.day, tzinfo=dt.UTC))
     adql = (
         f"SELECT {', '.join(MASTER_COLUMNS)} FROM xmmmaster "
@@ -139,34 +248,61 @@ def requests(as_of: dt.date) -> list[Request]:
     ]
 
 
+# ------------------------------------------------------------------------------------- identity
+def obs_ids(values: pd.Series | list | npt.ArrayLike) -> np.ndarray:
+    """XMM-Newton observation ids as 10-character strings: the one rule for every XMM input.
+
+    An id is 10 digits with leading zeros (``0963230101``). Tools that infer numbers drop the
+    zeros (ACROSS's re-export shows ``963230101``; a TAP service may type ``obsid`` as a long), so
+    1 to 10 digits are zero-padded on the left; anything else cannot be an id.
+
+    Parameters
+    ----------
+    values
+        Cells as text or integers (surrounding spaces ignored).
+
+    Returns
+    -------
+    numpy.ndarray
+        object array of 10-digit strings.
+
+    Raises
+    ------
+    models.errors.ValueParseError
+        Missing ids, or ids that are not 1 to 10 digits (0-based positions), for
+        :func:`scrapers.base.value_error` to name source, URL, row and column.
+    """
+    series = values if isinstance(values, pd.Series) else pd.Series(values, dtype="object")
+    text = series.reset_index(drop=True).astype("object").astype("string").str.strip()
+    ok = text.str.fullmatch(rf"[0-9]{{1,{OBS_ID_DIGITS}}}").fillna(False).to_numpy(dtype=bool)
+    if not ok.all():
+        rows = np.flatnonzero(~ok)
+        shown = [text.iloc[i] if pd.notna(text.iloc[i]) else "" for i in rows[:5]]
+        raise ValueParseError(f"not an XMM obs id (1 to {OBS_ID_DIGITS} digits)", rows, shown)
+    return text.str.zfill(OBS_ID_DIGITS).to_numpy(dtype=object)
+
+
 # ------------------------------------------------------------------------------------- conversions
 def _first_bad(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask)[0])
 
 
-def sexagesimal_to_deg(values: pd.Series, *, hours: bool, url: str, column: str, header: list[str]) -> np.ndarray:
-    """Degrees from ``[+-]hh:mm:ss[.s]`` (hours) or ``[+-]dd:mm:ss[.s]`` strings, vectorised."""
-    text = values.astype("string").str.strip()
-    parts = text.str.extract(r"^([+-]?)(\d{1,3})[: ](\d{1,2})[: ](\d{1,2}(?:\.\d*)?)$")
-    bad = parts[1].isna().to_numpy()
+def _ascii(values: pd.Series, what: str) -> None:
+    r"""Refuse non-ASCII cells before a value layer sees them.
+
+    ``models.coords`` matches decimals with ``\d``, which also takes other scripts' digits
+    (``'٠'``) that ``pd.to_numeric`` then refuses with a bare ``ValueError``; the page writes
+    ASCII digits only.
+    """
+    bad = values.astype("string").str.contains(r"[^\x00-\x7f]").fillna(False).to_numpy(dtype=bool)
     if bad.any():
-        i = _first_bad(bad)
-        raise ParseError(NAME, url, f"not sexagesimal: {values.iloc[i]!r}", row=i, column=column, found=header)
-    d, m, s = (parts[k].astype("float64").to_numpy() for k in (1, 2, 3))
-    sign = np.where(parts[0].to_numpy(dtype=object) == "-", -1.0, 1.0)
-    value = sign * (d + m / 60.0 + s / 3600.0)
-    if hours:
-        value = value * 15.0
-    limit_bad = (m >= 60) | (s >= 60) | ((value < 0) | (value >= 360) if hours else (np.abs(value) > 90))
-    if limit_bad.any():
-        i = _first_bad(limit_bad)
-        raise ParseError(NAME, url, f"out of range: {values.iloc[i]!r}", row=i, column=column, found=header)
-    return value
+        rows = np.flatnonzero(bad)
+        raise ValueParseError(f"not a {what} (non-ASCII characters)", rows, [values.iloc[i] for i in rows[:5]])
 
 
 def _durations(values: pd.Series, *, url: str, column: str, header: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """(ks, filter_closed) from cells ``12.3`` / ``( 15.1)`` / ``0.0``."""
-    parts = values.astype("string").str.extract(r"^\s*(\()?\s*(\d+(?:\.\d*)?)\s*(\))?\s*$")
+    parts = values.astype("string").str.extract(r"^\s*(\()?\s*([0-9]+(?:\.[0-9]*)?)\s*(\))?\s*$")
     unbalanced = parts[0].notna() != parts[2].notna()
     bad = (parts[1].isna() | unbalanced).to_numpy()
     if bad.any():
@@ -175,73 +311,227 @@ def _durations(values: pd.Series, *, url: str, column: str, header: list[str]) -
     return parts[1].astype("float64").to_numpy(), parts[0].notna().to_numpy()
 
 
-def _prime(values: pd.Series, *, url: str, header: list[str]) -> np.ndarray:
+def _prime(values: pd.Series, *, url: str, column: str) -> np.ndarray:
     text = values.astype("string").str.strip().str.upper()
     family = pd.Series(pd.NA, index=values.index, dtype="string")
-    family = family.mask(text.str.match(r"^(EPIC|PN|MOS)"), "EPIC")
-    family = family.mask(text.str.match(r"^RGS"), "RGS")
-    family = family.mask(text.str.match(r"^OM"), "OM")
+    family = family.mask(text.str.match(r"^(EPIC|PN|MOS)").fillna(False), "EPIC")
+    family = family.mask(text.str.match(r"^RGS").fillna(False), "RGS")
+    family = family.mask(text.str.match(r"^OM").fillna(False), "OM")
     bad = family.isna().to_numpy()
     if bad.any():
         i = _first_bad(bad)
-        raise ParseError(NAME, url, f"unknown prime instrument {values.iloc[i]!r}", row=i, column="Prime Instr.")
+        raise ParseError(NAME, url, f"unknown prime instrument {values.iloc[i]!r}", row=i, column=column)
     return family.to_numpy(dtype=object)
 
 
-def parse_schedule(content: bytes, url: str) -> pd.DataFrame:
-    """Source frame of the short-term schedule: one row per observation, page vocabulary kept.
+def _looks_like_html(text: str, content_type: str | None) -> bool:
+    """HTML unless the body is plainly not markup (a CSV export); the body decides, not the header."""
+    head = text.lstrip()[:1]
+    if head == "<":
+        return True
+    if content_type and "csv" in content_type.lower():
+        return False
+    return "<table" in text[:65536].lower()
 
-    Columns: ``revolution`` (int), ``obs_id`` (10-char string), ``target_name``, ``ra``/``dec``
-    (deg), ``pa`` (deg), ``t_min``/``t_max`` (MJD UTC), ``prime`` (EPIC/RGS/OM), ``prime_text``,
-    ``<camera>_ks`` and ``<camera>_closed`` per camera, ``pi``.
+
+def _html_layout(text: str, table: html_tables.HtmlTable, ra_header: str, *, url: str) -> str:
+    """Which HTML variant of :data:`LAYOUTS` the schedule table is (by its header row's markup and text)."""
+    doc = html_tables.parse_html(text, source=NAME, url=url)
+    element = list(doc.iter("table"))[table.index]
+    rows = element.xpath("./tr | ./thead/tr | ./tbody/tr")
+    head = next((r for r in rows if r.xpath("./th")), rows[0] if rows else None)
+    if head is not None and head.xpath(".//br"):
+        return "html-br-units"
+    norm = html_tables.normalise_header(ra_header)
+    if norm == "ra":
+        return "html-bare-labels"
+    return "html-spaced-units" if norm.startswith("ra ") else "html-glued-units"
+
+
+def _no_layout(exc: ParseError, url: str) -> ParseError:
+    """The table finder's error, saying also which layout variants are known (drift report)."""
+    detail = exc.detail
+    if exc.found is not None:
+        detail = detail.removesuffix(f"; headers found: {exc.found}")
+    where = [f"row {exc.row}"] if exc.row is not None else []
+    where += [f"column {exc.column!r}"] if exc.column is not None else []
+    detail = detail.removesuffix(f" ({', '.join(where)})") if where else detail
+    return ParseError(
+        NAME,
+        url,
+        f"the short-term schedule matches no known layout ({detail}); layouts known: {sorted(LAYOUTS)}",
+        row=exc.row,
+        column=exc.column,
+        found=exc.found,
+    )
+
+
+def _read_html(text: str, url: str) -> pd.DataFrame:
+    """Canonical text columns of the page's schedule table (found by its columns, not its position)."""
+    tables = html_tables.read_tables(text, source=NAME, url=url)
+    try:
+        table = html_tables.find_table(
+            tables,
+            source=NAME,
+            url=url,
+            columns=SCHEDULE_HEADERS,
+            required=SCHEDULE_HEADERS,
+            what="schedule table (Revn #, Obs Id., Target Name, RA, DEC, PA, UTC Obs Start/End, Prime Instr., "
+            "durations, PI)",
+        )
+    except ParseError as exc:
+        raise _no_layout(exc, url) from exc
+    raw = html_tables.select_columns(table, SCHEDULE_HEADERS, required=SCHEDULE_HEADERS, source=NAME, url=url)
+    raw.attrs["layout"] = _html_layout(text, table, raw.attrs["header_of"]["ra"], url=url)
+    return raw
+
+
+def _read_csv(text: str, url: str) -> pd.DataFrame:
+    """Canonical text columns of a CSV export of the schedule (delimiter from the header line)."""
+    first = text.lstrip("\r\n").split("\n", 1)[0]
+    sep = max(",;\t", key=first.count)
+    try:
+        grid = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, skip_blank_lines=True)
+    except (ValueError, pd.errors.ParserError) as exc:  # EmptyDataError is a ValueError
+        raise ParseError(NAME, url, f"the short-term schedule matches no known layout: not HTML, CSV {exc}") from exc
+    headers = [str(c) for c in grid.columns]
+    try:
+        pos = html_tables.match_columns(headers, SCHEDULE_HEADERS, required=SCHEDULE_HEADERS, source=NAME, url=url)
+    except ParseError as exc:
+        raise _no_layout(exc, url) from exc
+    if grid.empty:
+        raise ParseError(NAME, url, "the CSV schedule has no rows", found=headers)
+    raw = pd.DataFrame({name: grid.iloc[:, k].astype(object) for name, k in pos.items()})
+    raw.attrs["headers"] = headers
+    raw.attrs["header_of"] = {name: headers[k] for name, k in pos.items()}
+    index_first = headers[0] == "" or headers[0].startswith("Unnamed: ")
+    raw.attrs["layout"] = "csv-pandas-reexport" if index_first else "csv-export"
+    return raw
+
+
+#: Columns that must agree (besides the position, within 60") for two rows with one obs id to be
+#: one observation; their times are then merged to span both.
+SAME_OBSERVATION = ("target_name", "prime", "pa", *(f"{c}_ks" for c in CAMERAS), *(f"{c}_closed" for c in CAMERAS))
+
+
+def parse_schedule(content: bytes, url: str, content_type: str | None = None) -> pd.DataFrame:
+    """Source frame of the short-term schedule (HTML page or its CSV export), page vocabulary kept.
+
+    Parameters
+    ----------
+    content
+        Response bytes, decoded by :func:`scrapers.text.decode` (BOM, HTTP charset, meta charset).
+    url
+        Where they came from (named in errors).
+    content_type
+        The recorded HTTP ``Content-Type``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per observation, in page order: ``obs_id`` (10-char string), ``revolution`` (int),
+        ``target_name``, ``ra``/``dec`` (deg), ``pa`` (deg), ``t_min``/``t_max`` (MJD UTC), ``prime``
+        (EPIC/RGS/OM), ``prime_text``, ``<camera>_ks`` and ``<camera>_closed`` per camera, ``pi``.
+        ``attrs["layout"]`` names the variant of :data:`LAYOUTS` that matched.
+
+    Raises
+    ------
+    ParseError
+        Undecodable bytes, no known layout, or a bad cell (row = 0-based body row, column = page header).
     """
-    raw = html_tables.read_table(content, SCHEDULE_HEADERS, required=SCHEDULE_HEADERS, source=NAME, url=url)
-    header = raw.attrs["headers"]
-    raw = raw.reset_index(drop=True)  # rows in errors are 0-based positions, as for every later check
-    obs_id = raw["obs_id"].astype("string").str.strip()
-    bad = ~obs_id.str.fullmatch(OBS_ID_PATTERN).fillna(False).to_numpy(dtype=bool)
+    if not content.strip():
+        raise ParseError(NAME, url, "empty response, expected the short-term schedule (HTML or CSV)")
+    text = text_layer.decode(content, source=NAME, url=url, content_type=content_type)
+    raw = _read_html(text, url) if _looks_like_html(text, content_type) else _read_csv(text, url)
+    layout = raw.attrs["layout"]
+    out = _schedule_values(raw.reset_index(drop=True), url)
+    out.attrs = {"layout": layout, "headers": list(raw.attrs["headers"])}
+    return out
+
+
+def _schedule_values(raw: pd.DataFrame, url: str) -> pd.DataFrame:
+    """Typed schedule columns from the canonical text cells (0-based rows), every value checked."""
+    header = list(raw.attrs["headers"])
+    label = {k: raw.attrs["header_of"].get(k, v) for k, v in _LABELS.items()}
+
+    def fail(exc: ValueParseError, key: str) -> ParseError:
+        return value_error(exc, source=NAME, url=url, column=label[key], found=header)
+
+    try:
+        out = pd.DataFrame({"obs_id": obs_ids(raw["obs_id"])})
+    except ValueParseError as exc:
+        raise fail(exc, "obs_id") from exc
+    rev = raw["revolution"].astype("string").str.strip()
+    bad = ~rev.str.fullmatch(r"[0-9]{1,6}").fillna(False).to_numpy(dtype=bool)
     if bad.any():
         i = _first_bad(bad)
-        raise ParseError(NAME, url, f"Obs Id. {raw['obs_id'].iloc[i]!r} is not 10 digits", row=i, column="Obs Id.")
-    out = pd.DataFrame({"obs_id": obs_id.astype(object)})
-    rev = pd.to_numeric(raw["revolution"], errors="coerce")
-    if rev.isna().any():
-        i = _first_bad(rev.isna().to_numpy())
-        raise ParseError(NAME, url, f"bad revolution {raw['revolution'].iloc[i]!r}", row=i, column="Revn #")
-    out["revolution"] = rev.astype("int64")
-    out["target_name"] = raw["target_name"].astype("string").str.strip().replace("", pd.NA).astype(object)
-    out["ra"] = sexagesimal_to_deg(raw["ra"], hours=True, url=url, column="RA hh:mm:ss", header=header)
-    out["dec"] = sexagesimal_to_deg(raw["dec"], hours=False, url=url, column="DEC dd:mm:ss", header=header)
-    pa = pd.to_numeric(raw["pa"], errors="coerce")
-    if pa.isna().any():
-        i = _first_bad(pa.isna().to_numpy())
-        raise ParseError(NAME, url, f"bad position angle {raw['pa'].iloc[i]!r}", row=i, column="PA ddd.dd")
+        raise ParseError(NAME, url, f"bad revolution {raw['revolution'].iloc[i]!r}", row=i, column=label["revolution"])
+    out["revolution"] = rev.astype("int64").to_numpy()
+    out["target_name"] = raw["target_name"].astype("string").str.strip().replace("", pd.NA).astype(object).to_numpy()
+    for key, parser in (("ra", parse_ra), ("dec", parse_dec)):
+        try:
+            _ascii(raw[key], "RA" if key == "ra" else "Dec")
+            values = parser(raw[key])
+            if np.isnan(values).any():
+                rows = np.flatnonzero(np.isnan(values))
+                raise CoordParseError("missing position", rows, [""] * len(rows))
+        except ValueParseError as exc:
+            raise fail(exc, key) from exc
+        out[key] = values
+    pa_text = raw["pa"].astype("string").str.strip()
+    pa = pd.to_numeric(pa_text.where(pa_text.str.fullmatch(r"[+-]?[0-9]+(?:\.[0-9]*)?|[+-]?\.[0-9]+").fillna(False)))
+    bad = (pa.isna() | (pa < 0) | (pa > 360)).to_numpy(dtype=bool)
+    if bad.any():
+        i = _first_bad(bad)
+        raise ParseError(
+            NAME, url, f"not a position angle in [0, 360] deg: {raw['pa'].iloc[i]!r}", row=i, column=label["pa"]
+        )
     out["pa"] = pa.to_numpy(dtype="float64")
     for key, col in (("start", "t_min"), ("end", "t_max")):
         try:
-            out[col] = mjd_from_iso(raw[key])
-        except TimeParseError as exc:
-            raise ParseError(NAME, url, str(exc), row=exc.rows[0], column=f"UTC Obs {key.title()}") from exc
+            _ascii(raw[key], "ISO time")
+            mjd = mjd_from_iso(raw[key], valid=XMM_MJD)
+            if np.isnan(mjd).any():
+                rows = np.flatnonzero(np.isnan(mjd))
+                raise ValueParseError("missing time", rows, [""] * len(rows))
+        except ValueParseError as exc:
+            raise fail(exc, key) from exc
+        out[col] = mjd
     reversed_ = (out["t_max"] <= out["t_min"]).to_numpy()
     if reversed_.any():
-        raise ParseError(NAME, url, "observation ends before it starts", row=_first_bad(reversed_))
-    out["prime_text"] = raw["prime"].astype(object)
-    out["prime"] = _prime(raw["prime"], url=url, header=header)
+        raise ParseError(NAME, url, "observation ends before it starts", row=_first_bad(reversed_), column=label["end"])
+    out["prime_text"] = raw["prime"].astype(object).to_numpy()
+    out["prime"] = _prime(raw["prime"], url=url, column=label["prime"])
     for cam in CAMERAS:
-        ks, closed = _durations(raw[cam], url=url, column=f"{cam.upper()} Dur Ks", header=header)
+        ks, closed = _durations(raw[cam], url=url, column=label[cam], header=header)
         out[f"{cam}_ks"] = ks
         out[f"{cam}_closed"] = closed
-    out["pi"] = raw["pi"].astype("string").str.strip().astype(object)
-    prime_ks = _prime_seconds(out, "ks") / 1000.0
-    none = ~(prime_ks > 0)
+    out["pi"] = raw["pi"].astype("string").str.strip().astype(object).to_numpy()
+    prime_s = _prime_seconds(out, "ks")
+    none = ~(prime_s > 0)
     if none.any():
         i = _first_bad(none)
         raise ParseError(NAME, url, f"prime instrument {out['prime'].iloc[i]} has no exposure", row=i)
-    dup = out["obs_id"].duplicated(keep=False).to_numpy()
-    if dup.any():
-        i = _first_bad(dup)
-        raise ParseError(NAME, url, f"Obs Id. {out['obs_id'].iloc[i]} listed twice", row=i, column="Obs Id.")
-    return out
+    window_s = (out["t_max"] - out["t_min"]).to_numpy() * 86_400.0
+    long = prime_s > window_s + EXPOSURE_SLACK_S
+    if long.any():
+        i = _first_bad(long)
+        raise ParseError(
+            NAME,
+            url,
+            f"prime instrument {out['prime'].iloc[i]} exposes {prime_s[i] / 1000:.1f} ks, longer than the "
+            f"{window_s[i] / 1000:.1f} ks from start to end",
+            row=i,
+        )
+    out = merge_duplicate_ids(
+        out,
+        "obs_id",
+        source=NAME,
+        url=url,
+        same=SAME_OBSERVATION,
+        combine={"t_min": "min", "t_max": "max", "revolution": "min"},
+    )
+    return out.reset_index(drop=True)
 
 
 def _prime_seconds(frame: pd.DataFrame, unit: str) -> np.ndarray:
@@ -259,7 +549,25 @@ def _prime_seconds(frame: pd.DataFrame, unit: str) -> np.ndarray:
 
 
 def parse_master(content: bytes, url: str) -> pd.DataFrame:
-    """Xmmmaster rows: ``obsid`` a 10-char string, times MJD, camera times in s, ``status`` lower case."""
+    """Xmmmaster rows: ``obsid`` a 10-char string, times MJD, camera times in s, ``status`` lower case.
+
+    Parameters
+    ----------
+    content
+        The TAP answer (VOTable bytes; the XML declaration names its encoding).
+    url
+        Where it came from (named in errors).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per obs id (agreeing duplicates merged, :func:`scrapers.identity.merge_duplicate_ids`).
+
+    Raises
+    ------
+    ParseError
+        Not a VOTable, a service error, missing columns, a bad obs id, status, time or position.
+    """
     frame = read_votable(content, source=NAME, url=url, string_columns=("obsid",))
     required = ("obsid", "time", "end_time", "duration", "status")
     missing = [c for c in required if c not in frame.columns]
@@ -269,14 +577,11 @@ def parse_master(content: bytes, url: str) -> pd.DataFrame:
         )
     if frame.empty:
         return frame.assign(obsid=frame["obsid"].astype(object))
-    obsid = frame["obsid"].astype("string").str.strip()
-    # obsid is 10 digits by definition; a service typing it as a number drops the leading zeros.
-    obsid = obsid.where(~obsid.str.fullmatch(r"\d{1,9}").fillna(False), obsid.str.zfill(10))
-    bad = ~obsid.str.fullmatch(OBS_ID_PATTERN).fillna(False).to_numpy(dtype=bool)
-    if bad.any():
-        i = _first_bad(bad)
-        raise ParseError(NAME, url, f"obsid {frame['obsid'].iloc[i]!r} is not 10 digits", row=i, column="obsid")
-    frame["obsid"] = obsid.astype(object)
+    frame = frame.reset_index(drop=True)
+    try:
+        frame["obsid"] = obs_ids(frame["obsid"])
+    except ValueParseError as exc:
+        raise value_error(exc, source=NAME, url=url, column="obsid") from exc
     status = frame["status"].astype("string").str.strip().str.lower()
     unknown = ~status.isin(KNOWN_STATUSES).to_numpy(dtype=bool)
     if unknown.any():
@@ -286,13 +591,45 @@ def parse_master(content: bytes, url: str) -> pd.DataFrame:
     for col in ("time", "end_time", "duration", "ra", "dec", *(f"{c}_time" for c in CAMERAS)):
         if col in frame.columns:
             frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("float64")
-    return frame
+    checks = [(c, lambda v: check_mjd(v, valid=XMM_MJD)) for c in ("time", "end_time")]
+    checks += [(c, f) for c, f in (("ra", wrap_ra), ("dec", check_dec)) if c in frame.columns]
+    for col, check in checks:
+        try:
+            frame[col] = check(frame[col].to_numpy())
+        except ValueParseError as exc:
+            raise value_error(exc, source=NAME, url=url, column=col) from exc
+    has_pos = "ra" in frame.columns and "dec" in frame.columns
+    return merge_duplicate_ids(
+        frame,
+        "obsid",
+        source=NAME,
+        url=url,
+        same=[c for c in ("name", "status") if c in frame.columns],
+        ra="ra" if has_pos else None,
+        dec="dec" if has_pos else None,
+        combine={"time": "min", "end_time": "max"},
+    ).reset_index(drop=True)
 
 
 def parse(name: str, content: bytes, url: str, content_type: str | None = None) -> pd.DataFrame:
-    """Source frame of one response, dispatched on the request name."""
-    if name == "short_term_schedule":
-        return parse_schedule(content, url)
+    """Source frame of one response, dispatched on the request name.
+
+    Parameters
+    ----------
+    name
+        ``short_term_schedule`` (HTML page or its CSV export) or ``xmmmaster``.
+    content, url
+        Response bytes and where they came from.
+    content_type
+        The recorded HTTP ``Content-Type`` (its charset decodes the page).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The source frame (:func:`parse_schedule`, :func:`parse_master`).
+    """
+    if name in ("short_term_schedule", "short_term_schedule_csv"):
+        return parse_schedule(content, url, content_type)
     if name == "xmmmaster":
         return parse_master(content, url)
     raise ParseError(NAME, url, f"unknown request name {name!r}")
@@ -421,20 +758,21 @@ SOURCE = Source(
     requests=requests,
     parse=parse,
     normalise=normalise,
-    id_pattern=r"^\d{10}$",
+    id_pattern=r"^[0-9]{10}$",
     description="XMM-Newton short-term schedule (Scheduled) reconciled with HEASARC xmmmaster (Performed)",
 )
 
 __all__ = [
     "FACILITY",
     "INSTRUMENTS",
+    "LAYOUTS",
     "SCHEDULE_HEADERS",
     "SOURCE",
     "epic_footprint",
     "normalise",
+    "obs_ids",
     "parse",
     "parse_master",
     "parse_schedule",
     "requests",
-    "sexagesimal_to_deg",
 ]

@@ -1,20 +1,26 @@
 """Rebuild the *_reconstructed files of this directory from the real pandas CSV next to it.
 
 Run once by hand (``.venv/bin/python tests/data/xmm/build_reconstructed.py``); tests only read the
-outputs. See PROVENANCE.md for what is real and what is reconstructed.
+outputs. See PROVENANCE.md for what is real and what is reconstructed. The evidence page
+(``*_brunits_reconstructed.html``) is also the bundled recording (``recordings/xmm_newton/``).
 """
 
 from __future__ import annotations
 
+import csv
 import html
+import io
 import pathlib
 
 import numpy as np
 import pandas as pd
 from astropy.io.votable.tree import Field, Resource, TableElement, VOTableFile
 
+from models.coords import parse_dec, parse_ra
+
 HERE = pathlib.Path(__file__).parent
 CSV = HERE / "short_term_schedule_rows_rev4714_pandas.csv"
+RECORDINGS = HERE.parent.parent.parent / "recordings" / "xmm_newton"
 
 HEADERS = [
     "Revn #",
@@ -56,6 +62,40 @@ def page(frame: pd.DataFrame) -> str:
     )
 
 
+#: Header cells of the evidence page: the unit on a second line (``Label<BR>unit``) where the
+#: evidence shows it (id 40802067601 reads RAhh:mm:ss, DECdd:mm:ss, UTC Obs Start/End
+#: yyyy-mm-dd hh:mm:ss); the other labels as NASA-ACROSS reads them (sources.md).
+BR_HEADERS = [h.replace(" hh:mm:ss", "<BR>hh:mm:ss").replace(" dd:mm:ss", "<BR>dd:mm:ss") for h in HEADERS]
+BR_HEADERS = [h.replace(" yyyy-mm-dd<BR>hh:mm:ss", "<BR>yyyy-mm-dd hh:mm:ss") for h in BR_HEADERS]
+
+
+def br_page(frame: pd.DataFrame) -> str:
+    """The schedule as the evidence shows it: ``Label<BR>unit`` headers, ``<TR ALIGN=CENTER >`` rows with
+    one ``<TD>`` per line (id 34337503711), the obs id inside an ``<A>`` (id 34455471219).
+
+    The link target is not evidenced: a same-page fragment stands in for it.
+    """
+    head = "\n".join(f"<TH>{h}</TH>" for h in BR_HEADERS)
+    rows = []
+    for row in frame.itertuples(index=False):
+        cells = [html.escape(v) for v in row]
+        cells[1] = f'<A HREF="#{cells[1]}">{cells[1]}</A>'
+        rows.append("<TR ALIGN=CENTER >\n" + "\n".join(f"<TD>{c}</TD>" for c in cells) + "\n</TR>")
+    return (
+        "<HTML>\n<HEAD><TITLE>XMM-Newton Short Term Schedule</TITLE></HEAD>\n<BODY>\n"
+        f"<TABLE BORDER=1>\n<TR>\n{head}\n</TR>\n" + "\n".join(rows) + "\n</TABLE>\n</BODY>\n</HTML>\n"
+    )
+
+
+def export_csv(frame: pd.DataFrame) -> str:
+    """The rows as a plain CSV with the page's labels (the SOC's CSV export; its dialect is unverified)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(HEADERS)
+    writer.writerows(frame.itertuples(index=False))
+    return out.getvalue()
+
+
 def master(frame: pd.DataFrame, indexes: list[int]) -> VOTableFile:
     """xmmmaster-like TAP answer: the given schedule rows as observed, times and durations from the page."""
     sel = frame.iloc[indexes]
@@ -69,10 +109,7 @@ def master(frame: pd.DataFrame, indexes: list[int]) -> VOTableFile:
         return sel[col].str.strip("() ").astype(float).to_numpy() * 1000
 
     def deg(col: str, hours: bool) -> np.ndarray:
-        parts = sel[col].str.extract(r"([+-]?)(\d+):(\d+):(\d+)")
-        v = parts[1].astype(float) + parts[2].astype(float) / 60 + parts[3].astype(float) / 3600
-        v = np.where(parts[0] == "-", -v, v)
-        return np.round(v * (15 if hours else 1), 5)
+        return np.round((parse_ra if hours else parse_dec)(sel[col]), 5)
 
     vot = VOTableFile()
     res = Resource()
@@ -123,4 +160,8 @@ def master(frame: pd.DataFrame, indexes: list[int]) -> VOTableFile:
 if __name__ == "__main__":
     f = rows()
     (HERE / "short_term_schedule_rev4714_reconstructed.html").write_text(page(f), encoding="utf-8")
+    evidence = br_page(f)
+    (HERE / "short_term_schedule_rev4714_brunits_reconstructed.html").write_text(evidence, encoding="utf-8")
+    (RECORDINGS / "short_term_schedule_rev4714_brunits_reconstructed.html").write_text(evidence, encoding="utf-8")
+    (HERE / "short_term_schedule_rev4714_export_reconstructed.csv").write_text(export_csv(f), encoding="utf-8")
     master(f, [3, 4]).to_xml(str(HERE / "xmmmaster_rev4714_reconstructed.vot"))
