@@ -1,6 +1,8 @@
 """HEASARC's TAP service: as-flown records of NuSTAR, XMM-Newton and INTEGRAL.
 
-Only request builders live here; each mission module parses its own table (numaster, xmmmaster, intscw).
+Only request builders live here; each mission module parses its own table (numaster, xmmmaster, intscw)
+through the one tabular-input layer, :mod:`scrapers.tabular` (VOTable of any version with empty cells
+NULL, FITS ASCII/binary tables with TNULL, CSV), usually via :func:`scrapers.votable_io.read_votable`.
 """
 
 from __future__ import annotations

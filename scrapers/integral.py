@@ -1,77 +1,154 @@
-"""INTEGRAL: ISOC schedule listings (executed / current / future) and performed science windows.
+"""INTEGRAL: ISOC schedule listings (HTML and CSV) and performed science windows.
 
 INTEGRAL ended science observations on 2025-02-28 (``END_OF_SCIENCE``); its schedule is history
-since. The source still asks for the current and future listings: after the end of the mission an
-*empty* listing (the table with its header and no rows) is the expected answer, before it an empty
-future listing is an error; a page without the table is a layout error at any date.
+since. The harvest asks ISOC for the schedule of a revolution range (the whole mission up to the
+revolution after as-of, or the last one) in both forms, and HEASARC for the science windows of
+the year before min(as-of, end of science).
+
+Layout of the listings (sources.md, "Evidence of the live layouts"; :data:`LAYOUTS`)
+------------------------------------------------------------------------------------
+* Requests: ``schedule.html?action=schedule&startRevno=N&endRevno=M&reverseSort=&format=csv``
+  (CSV: ids 33886144196, 33961128571, 38325047964) and
+  ``schedule.html?selectMode=rev&action=schedule&startRevno=N&endRevno=M`` (HTML: id 8932510205).
+  ``selectMode=date&startDate=YYYY-MM-DD&endDate=...`` (id 5670910451) and ``action=intro``
+  ("Schedule for current revolution (N)", id 34234265947; :func:`current_revolution`) exist too.
+* CSV: 12 fields, every one double-quoted, header included; by position 0 revolution, 1 start,
+  2 end, 3 duration (s), 4 target, 5 RA, 6 Dec (sexagesimal), 7 dither pattern (``5x5``/``HEX``,
+  first word: the xsats-era script cuts the field at the first blank), 8 PI, 9 proposal id,
+  10 observation id. **The 12th field is not described by any evidence**: it is kept as text
+  (``extra``) and not interpreted. Times ``Y-m-d H:i:s.u`` (fractional seconds).
+* HTML: the schedule is the **last** ``<table>``, header ``<th>Rev</th>``, cells with classes
+  ``number``/``current`` (``current`` marks the current revolution's rows: ``current`` in the
+  frame), the same 12 cells in the same order (the Go scraper reads 12 cells, cell 7 a link);
+  ToO rows hold ``<div class="too">`` (``too`` in the frame; the xsats script shows the div
+  adds two lines before the target text, so it is read as wrapping the target); the pattern cell
+  is a ``javascript:`` link whose first quoted string is the pattern page. HTML times are whole
+  seconds. A row of one cell (the map under the intro page's table) is not an observation.
+* Header texts beyond ``Rev`` are **not** evidenced. Columns are therefore located in two steps:
+  a header that matches a field's synonyms (:data:`FIELD_HEADERS`, compared by
+  :func:`html_tables.normalise_header`) places that field where the header is; every other field
+  takes its **evidenced position** (a declared fallback, recorded in ``attrs["located_by"]``).
+  Then every column is checked by the **shape** of its values (:data:`SHAPES`: revolution an
+  integer, start/end ISO times, duration a number, RA/Dec sexagesimal, pattern in
+  :data:`PATTERNS`, ids digits) and a column that does not fit is refused with its row, position,
+  header and value -- a shifted or renamed layout is never read into the wrong fields.
+* The named-header layout of the first reconstruction (``RA (deg)``, ``Dec (deg)``,
+  ``Proposer``, ``Observation``; no evidence) is still read when its headers are all present
+  (variants ``*-named-legacy``), for archives made with it.
 
 Documented interpretations
 --------------------------
-* Listings: executed revolutions -> Performed, current and future -> Scheduled. ``obs_id`` = the
-  digits of the ``Observation`` cell (``2120009 / 0004`` -> ``21200090004``, the 11-digit
-  ``OBS_ID`` of the science-window tables); the cell itself is kept (``x_integral_observation``),
-  so is the revolution (``x_integral_rev``). Times are UTC, ``Exp. time (s)`` is seconds.
-  HTML and CSV forms of a listing are both read; the same observation in both counts once.
-* Science windows (HEASARC ``intscw``, ISDC ``integral_rev3_scw``): pointings (``SCW_TYPE``
-  pointing) with an ``OBS_ID`` are aggregated per observation: t_min = first start, t_max = last
-  end, t_exptime = sum of ``GOOD_ISGRI`` (blank everywhere: the listed exposure, else the summed
-  pointing durations). Slews, engineering windows and windows without ``OBS_ID`` are not
-  observations and are left out; a window listing several ids (``a,b,c(C)``) counts for each.
-* IBIS defines a row's coverage: it is the prime wide-field imager INTEGRAL observations are
-  proposed for, and ISGRI is its imaging detector. ``instrument_name`` IBIS; ``em_*`` 15 keV–10
-  MeV; ``s_resolution`` 12'. SPI, JEM-X and OMC facts are in ``INSTRUMENTS``; their good times are
+* ``obs_id`` = the digits of the observation-id cell (``21200090004``, the 11-digit ``OBS_ID`` of
+  the science-window tables; ``2120009 / 0004`` gives the same digits). The text form of the real
+  cell is not evidenced. The cell is kept (``x_integral_observation``), so are the revolution,
+  proposal id and dither pattern.
+* One observation can be listed in several revolutions: the real science windows of
+  ``07200060001`` span revolutions 876-949, ``01200230006`` 148-149 (ISDC 3c273 recording). Rows
+  sharing an id are merged by :func:`scrapers.identity.merge_duplicate_ids` when they name the
+  same target at the same position (60"): start = first start, end = last end, duration summed,
+  revolution = first, ToO if any part is; otherwise a ParseError names both rows. Identical
+  repeated rows (same id, start and end) count once.
+* Rows ending before the harvest time are Performed (executed revolutions), later ones
+  Scheduled. Before the end of science a listing with nothing after as-of is an error; after it,
+  that is the expected answer.
+* Science windows (HEASARC ``intscw``, ISDC ``integral_rev3_scw``) are read by the tabular layer
+  (:mod:`scrapers.tabular`: empty cells NULL for every datatype and VOTable version, ISDC's
+  all-``int`` declarations read as text, ASCII FITS from the raw bytes). Pointings with an
+  ``OBS_ID`` are aggregated per observation: t_min = first start, t_max = last end, t_exptime =
+  sum of ``GOOD_ISGRI``; **when every window leaves ``GOOD_ISGRI`` blank: the listed duration,
+  else the summed pointing durations** (never 0). A window listing several ids (``a,b,c(C)``)
+  counts for each. Slews, engineering windows and windows without ``OBS_ID`` are left out.
+* IBIS defines a row's coverage (``instrument_name`` IBIS, ``em_*`` 15 keV-10 MeV,
+  ``s_resolution`` 12'); SPI, JEM-X and OMC facts are in :data:`INSTRUMENTS`, their good times
   kept per row (``x_integral_good_<instrument>_s``).
-* ``s_region``: INTEGRAL dithers (5x5 or hexagonal patterns, ~2 deg steps), so the field covered is
-  approximated by one circle: centre = mean of the pointing directions (unit-vector mean),
-  radius = largest pointing offset from that centre + 4.5 deg (half the 9 deg IBIS fully coded
-  field, i.e. the circle inscribed in it). ``s_fov`` = twice that radius. Rows without science
-  windows get the 4.5 deg circle around the listed position.
-* ``s_ra``/``s_dec`` = the listed target position, else the pointing centre.
-* ``category`` ``Other`` (the listings carry no coordination data); ``priority`` 2 for ``TOO``
-  observations (``OBS_TYPE``), else 1; ``tracking_type`` ``Sidereal``.
-* ISDC ``integral_rev3_scw`` FITS declares every column of its ASCII table as integer (``I8``
-  for ``SCW_TYPE`` holding ``POINTING``, ``I19`` for ISO dates, names with embedded newlines), so
-  astropy cannot read its data. Every ASCII-table FITS is therefore read here from its raw bytes
-  (``TBCOL``/``TFORM`` widths) with the types this module expects per column; a value that does
-  not fit the expected type raises :class:`~scrapers.base.ParseError` naming column and row.
+* ``s_region``: one circle around the unit-vector mean of the pointing directions, radius =
+  largest pointing offset + 4.5 deg (half the IBIS fully coded field); ``s_fov`` twice that.
+  Rows without science windows get the 4.5 deg circle around the listed position.
+* ``category`` ``Other`` (ObsLocTAP has no ToO category; NuSTAR maps ToO the same way);
+  ``priority`` 2 for ToO observations (``<div class="too">`` in the listing or ``OBS_TYPE``
+  ``TOO``), else 1; ``x_integral_too`` says which; ``tracking_type`` ``Sidereal``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import io
 import re
-import warnings
 from dataclasses import dataclass
 
+import lxml.html
 import numpy as np
 import pandas as pd
-from astropy.io import fits
 
+from models import coords
+from models.errors import ValueParseError
+from models.facilities import INTEGRAL as INTEGRAL_FACTS
 from models.regions import circle_stcs
-from models.timeutil import TimeParseError, mjd_from_datetime, mjd_from_iso
+from models.timeutil import check_mjd, mjd_from_date, mjd_from_datetime, mjd_from_iso
 from models.units import kev_band_to_em
-from scrapers import html_tables
-from scrapers.base import ParseError, Request, Source
+from scrapers import html_tables, tabular
+from scrapers import text as text_layer
+from scrapers.base import ParseError, Request, Source, value_error
 from scrapers.heasarc import HEASARC_TAP, tap_request
-from scrapers.votable_io import read_votable
+from scrapers.identity import merge_duplicate_ids
 
 NAME = "integral"
 FACILITY = "INTEGRAL"
-#: ISOC "Target and Scheduling Information" listings. Query parameter names are UNVERIFIED.
+#: ISOC "Target and Scheduling Information" (query parameters: see the module docstring).
 SCHEDULE_URL = "https://integral.esac.esa.int/isocweb/schedule.html"
 #: Last day of science observations.
 END_OF_SCIENCE = dt.date(2025, 2, 28)
 #: Days of science windows asked from HEASARC before min(as-of, end of science).
 SCW_LOOKBACK_DAYS = 365
+#: Plausible times of any INTEGRAL record: launch (2002-10-17) to the end of science (inclusive),
+#: MJD UTC; from :data:`models.facilities.INTEGRAL`. A time outside is a ParseError at parse time.
+MISSION_MJD = (
+    mjd_from_date(INTEGRAL_FACTS.start),
+    mjd_from_date(END_OF_SCIENCE + dt.timedelta(days=1)),
+)
+#: Slack of a duration over its start..end span (s), as models.validate.EXPTIME_TOLERANCE_S.
+DURATION_SLACK_S = 60.0
+#: Largest pointing offset from an observation's centre (deg): the coverage circle (offset + 4.5)
+#: then stays within the 180 deg field models.facilities allows INTEGRAL rows.
+MAX_POINTING_OFFSET_DEG = 85.5
 
-LISTINGS = ("executed", "current", "future")
-#: Request name -> (listing, form).
-LISTING_REQUESTS: dict[str, tuple[str, str]] = {
-    **{k: (k, "html") for k in LISTINGS},
-    **{f"{k}_csv": (k, "csv") for k in LISTINGS},
+#: Layout variant id -> description with its evidence (sources.md "Evidence of the live layouts").
+LAYOUTS: dict[str, str] = {
+    "csv-quoted-12col": (
+        "CSV, 12 double-quoted fields incl. the header; by position rev, start, end, duration (s), target, "
+        "RA, Dec (sexagesimal), pattern (5x5/HEX), PI, proposal id, observation id, 12th undescribed; "
+        "times Y-m-d H:i:s.u (ids 33886144196, 33961128571, 38325047964)"
+    ),
+    "html-last-table": (
+        "HTML, the last <table>, header <th>Rev</th>, 12 cells per row in the CSV order, classes "
+        'number/current, ToO rows with <div class="too">, pattern cell a javascript link '
+        "(ids 8932510205, 34234265947; rubyvanrooyen/xsats readINTEGRALwebdata.py)"
+    ),
+    "csv-named-legacy": (
+        "CSV with the named headers of the first reconstruction (Rev ... RA (deg), Dec (deg), PI, Proposer, "
+        "Observation): no evidence, read for archives made with it"
+    ),
+    "html-named-legacy": "HTML table with the named headers of the first reconstruction: no evidence, as above",
+    "scw-votable": "science windows as a VOTable (HEASARC TAP / W3Browse 1.0, ISDC 1.1 with int FIELDs), any version",
+    "scw-fits-ascii": "science windows as a FITS ASCII table (HEASARC intscw; ISDC integral_rev3_scw, all TFORM I)",
+    "scw-fits-binary": "science windows as a FITS binary table",
+}
+
+#: Request name -> form. ``executed``/``current``/``future`` (+ ``_csv``) are the request names of
+#: archives made before the evidenced parameters were known; they are still parsed.
+LISTING_REQUESTS: dict[str, str] = {
+    "schedule": "html",
+    "schedule_csv": "csv",
+    **{k: "html" for k in ("executed", "current", "future")},
+    **{f"{k}_csv": "csv" for k in ("executed", "current", "future")},
 }
 SCW_REQUESTS = ("intscw", "integral_rev3_scw")
+
+#: Revolution clock fitted on the real science windows of the recordings (first pointing of each
+#: revolution, revs 1600-2771): rev 2771 began by MJD 60427.35, 2.6595 d per revolution since
+#: the 2015 orbit change. Used only to choose the revolution range of the requests (with margin).
+_REV_ANCHOR = (2771, 60427.35)
+_REV_DAYS = 2.6595
+_REV_MARGIN = 3
 
 
 @dataclass(frozen=True)
@@ -100,26 +177,73 @@ INSTRUMENTS: dict[str, Instrument] = {
 #: The instrument whose coverage an obsplan row describes.
 COVERAGE_INSTRUMENT = "IBIS"
 
-#: Canonical field -> accepted header texts (compared by :func:`html_tables.normalise_header`).
-LISTING_HEADERS: dict[str, tuple[str, ...]] = {
+#: Fields of the evidenced layout in their evidenced order (position = index); ``extra`` is the
+#: undescribed 12th column.
+EVIDENCED_ORDER = (
+    "rev",
+    "start",
+    "end",
+    "duration",
+    "target",
+    "ra",
+    "dec",
+    "pattern",
+    "pi",
+    "proposal",
+    "observation",
+    "extra",
+)
+#: Header texts that locate a field when the page has them (none but ``Rev`` is evidenced).
+FIELD_HEADERS: dict[str, tuple[str, ...]] = {
+    "rev": ("rev", "revolution", "revno", "rev no"),
+    "start": ("start", "start time", "start time utc", "start date", "obs start"),
+    "end": ("end", "end time", "end time utc", "end date", "obs end"),
+    "duration": ("duration", "duration s", "exp time s", "exposure", "exposure s", "exp time"),
+    "target": ("target", "target name", "source", "object"),
+    "ra": ("ra", "ra j2000", "ra hh mm ss"),
+    "dec": ("dec", "dec j2000", "dec dd mm ss"),
+    "pattern": ("pattern", "dither", "dither pattern"),
+    "pi": ("pi", "pi name"),
+    "proposal": ("proposal", "proposal id", "prop id", "proposal no"),
+    "observation": ("observation", "observation id", "obs id", "obsid"),
+}
+#: Dither patterns: ``5x5`` and ``HEX`` are evidenced (38325047964); ``staring`` is INTEGRAL's third
+#: dither mode (AO documentation), not seen in a listing.
+PATTERNS = ("5x5", "hex", "staring")
+_SEXA = r"\d{1,2}[: ]\d{1,2}[: ]\d{1,2}(?:\.\d*)?"
+#: Field -> (regular expression every non-empty cell must match, what it means).
+SHAPES: dict[str, tuple[str, str]] = {
+    "rev": (r"\d{1,5}", "a revolution number"),
+    "start": (r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:\.\d+)?", "an ISO time"),
+    "end": (r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:\.\d+)?", "an ISO time"),
+    "duration": (r"\d+(?:\.\d*)?", "a duration in seconds"),
+    "ra": (_SEXA, "a sexagesimal RA"),
+    "dec": (r"[+-]?" + _SEXA, "a sexagesimal Dec"),
+    "pattern": (r"(?i)(?:" + "|".join(PATTERNS) + r")(?:\s.*)?", f"a dither pattern {PATTERNS}"),
+    "proposal": (r"\d{1,7}", "a proposal id"),
+    "observation": (r"\d{11}|\d{1,7}\s*/\s*\d{1,4}", "an observation id"),
+}
+#: Fields that may not be empty in a listing row.
+REQUIRED_CELLS = ("rev", "start", "end", "duration", "ra", "dec", "observation")
+
+#: Named headers of the first reconstruction (legacy variants).
+LEGACY_HEADERS: dict[str, tuple[str, ...]] = {
     "rev": ("rev", "revolution", "revn"),
     "start": ("start time utc", "start time", "start"),
     "end": ("end time utc", "end time", "end"),
-    "exptime": ("exp time s", "exposure time s", "exp time", "exposure s"),
+    "duration": ("exp time s", "exposure time s", "exp time", "exposure s"),
     "target": ("target", "target name"),
-    "ra_sex": ("ra j2000",),
-    "dec_sex": ("dec j2000",),
+    "ra": ("ra j2000",),
+    "dec": ("dec j2000",),
     "ra_deg": ("ra deg",),
     "dec_deg": ("dec deg",),
     "pi": ("pi",),
     "proposer": ("proposer",),
     "observation": ("observation", "observation id", "obs id"),
 }
-OPTIONAL_HEADERS: dict[str, tuple[str, ...]] = {"status": ("status", "st", "s", "stat")}
-#: Every listing column, required and optional.
-LISTING_COLUMNS: dict[str, tuple[str, ...]] = LISTING_HEADERS | OPTIONAL_HEADERS
+_LEGACY_OPTIONAL: dict[str, tuple[str, ...]] = {"status": ("status", "st", "s", "stat")}
 
-#: Science-window columns (lower case); ISDC names on the right are synonyms.
+#: Science-window columns (lower case); ISDC names on the left are synonyms.
 SCW_SYNONYMS = {"ra_x": "ra", "dec_x": "dec", "dsize": "data_size"}
 SCW_REQUIRED = ("scw_id", "scw_type", "ra", "dec", "start_date", "end_date", "obs_id", "good_isgri")
 SCW_TEXT = ("scw_id", "scw_ver", "scw_type", "obs_id", "obs_type", "pi_name", "status", "ps")
@@ -129,14 +253,49 @@ GOOD_COLUMNS = {"spi": "good_spi", "jemx1": "good_jemx1", "jemx2": "good_jemx2",
 
 
 # --------------------------------------------------------------------------------------- requests
+def revolution_estimate(day: dt.date) -> int:
+    """Revolution running on ``day`` by the clock fitted on real science windows (+-2 revolutions).
+
+    Parameters
+    ----------
+    day
+        A UTC date after the 2015 orbit change.
+
+    Returns
+    -------
+    int
+        The estimated revolution number (only used to bound request ranges, with a margin).
+    """
+    mjd = mjd_from_datetime(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC))
+    return int(_REV_ANCHOR[0] + np.floor((mjd - _REV_ANCHOR[1]) / _REV_DAYS))
+
+
 def requests(as_of: dt.date) -> list[Request]:
-    """The three ISOC listings (HTML and CSV) and HEASARC intscw for the year before min(as-of, end)."""
-    out = []
-    for name, (listing, form) in LISTING_REQUESTS.items():
-        params: tuple[tuple[str, str], ...] = (("action", listing),)  # parameter names unverified
-        if form == "csv":
-            params += (("format", "csv"),)
-        out.append(Request(source=NAME, name=name, url=SCHEDULE_URL, params=params))
+    """The ISOC schedule (HTML and CSV) of revolutions 1..after as-of, and HEASARC intscw for a year.
+
+    The range ends a few revolutions after as-of (or after the end of science): a range past the
+    last revolution only lists what exists. The science windows cover the year before
+    min(as-of, end of science).
+    """
+    last_day = min(as_of + dt.timedelta(days=7), END_OF_SCIENCE + dt.timedelta(days=1))
+    end_rev = str(revolution_estimate(last_day) + _REV_MARGIN)
+    html_params = (
+        ("selectMode", "rev"),
+        ("action", "schedule"),
+        ("startRevno", "1"),
+        ("endRevno", end_rev),
+    )
+    csv_params = (
+        ("action", "schedule"),
+        ("startRevno", "1"),
+        ("endRevno", end_rev),
+        ("reverseSort", ""),
+        ("format", "csv"),
+    )
+    out = [
+        Request(source=NAME, name="schedule", url=SCHEDULE_URL, params=html_params),
+        Request(source=NAME, name="schedule_csv", url=SCHEDULE_URL, params=csv_params),
+    ]
     last = min(as_of, END_OF_SCIENCE + dt.timedelta(days=1))
     hi = mjd_from_datetime(dt.datetime(last.year, last.month, last.day, tzinfo=dt.UTC))
     adql = (
@@ -148,219 +307,401 @@ def requests(as_of: dt.date) -> list[Request]:
     return out
 
 
-# --------------------------------------------------------------------------------------- listings
-def read_listing_html(content: bytes, url: str) -> pd.DataFrame:
-    """Text cells of the schedule table of an ISOC listing page (found by its header texts).
+def current_revolution(content: bytes, url: str, content_type: str | None = None) -> int | None:
+    """The revolution the ``action=intro`` page links ("Schedule for current revolution (N)").
 
-    A table with its header and no rows is returned empty: after the end of the mission that is
-    the expected current/future listing (the caller decides whether it may be empty).
+    Returns ``None`` when the page has no such link (after the end of the mission);
+    a link whose number is not an integer raises :class:`ParseError`.
     """
-    raw = html_tables.read_table(
-        content,
-        LISTING_COLUMNS,
-        required=LISTING_HEADERS,
-        source=NAME,
-        url=url,
-        what="schedule table",
-        allow_empty=True,
+    page = text_layer.decode(content, source=NAME, url=url, content_type=content_type)
+    found = re.search(r"Schedule for current revolution\s*\(([^)]*)\)", page)
+    if found is None:
+        return None
+    if not found.group(1).strip().isdigit():
+        raise ParseError(NAME, url, f"current revolution is not a number: {found.group(1)!r}")
+    return int(found.group(1))
+
+
+# --------------------------------------------------------------------------------------- listings
+def _no_layout(url: str, detail: str, found: list[str] | None) -> ParseError:
+    return ParseError(
+        NAME, url, f"the listing matches no known layout ({detail}); layouts known: {sorted(LAYOUTS)}", found=found
     )
-    return raw.reset_index(drop=True)  # rows in errors are 0-based positions, as for every later check
 
 
-def read_listing_csv(content: bytes, url: str) -> pd.DataFrame:
-    """Text cells of the CSV form of a listing (same headers as the page)."""
+def _locate(headers: list[str], width: int, url: str) -> tuple[dict[str, int], dict[str, str]]:
+    """Field -> column position for the evidenced layout, and how each was found (header/position)."""
+    if width < len(EVIDENCED_ORDER) - 1:
+        raise _no_layout(url, f"{width} columns, the evidenced layout has 12", headers)
+    norm = [html_tables.normalise_header(h) for h in headers] + [""] * max(0, width - len(headers))
+    bare = [html_tables.strip_unit(h) for h in norm]
+    pos: dict[str, int] = {}
+    how: dict[str, str] = {}
+    for name, synonyms in FIELD_HEADERS.items():
+        wanted = {html_tables.normalise_header(s) for s in synonyms}
+        hits = [k for k, h in enumerate(norm) if h in wanted] or [k for k, h in enumerate(bare) if h in wanted]
+        if len(hits) > 1:
+            raise _no_layout(url, f"{len(hits)} headers match {name!r}", headers)
+        if hits:
+            pos[name], how[name] = hits[0], "header"
+    for k, name in enumerate(EVIDENCED_ORDER):
+        if name in pos or k >= width:
+            continue
+        if k in pos.values():
+            taken = next(n for n, p in pos.items() if p == k)
+            raise _no_layout(
+                url, f"column {k} is {name!r} by the evidenced order but its header names {taken!r}", headers
+            )
+        pos[name], how[name] = k, "position"
+    return pos, how
+
+
+def _check_shapes(raw: pd.DataFrame, layout: str, url: str, headers: list[str], pos: dict[str, int]) -> None:
+    """Refuse a layout whose columns do not hold the values their fields must hold."""
+    for name, (pattern, what) in SHAPES.items():
+        if name not in raw:
+            continue
+        cells = raw[name].astype("string")
+        fits_ = cells.str.fullmatch(pattern).fillna(True).to_numpy(dtype=bool)
+        if not fits_.all():
+            i = int(np.flatnonzero(~fits_)[0])
+            k = pos.get(name)
+            header = headers[k] if k is not None and k < len(headers) else ""
+            raise ParseError(
+                NAME,
+                url,
+                f"layout {layout}: column {k} (header {header!r}) should hold {what} ({name}), "
+                f"found {raw[name].iloc[i]!r}; layouts known: {sorted(LAYOUTS)}",
+                row=int(raw.index[i]),
+                column=header or name,
+                found=headers,
+            )
+    for name in REQUIRED_CELLS:
+        if name in raw:
+            empty = raw[name].isna().to_numpy()
+            if empty.any():
+                i = int(np.flatnonzero(empty)[0])
+                raise ParseError(NAME, url, f"empty {name} cell", row=int(raw.index[i]), column=name, found=headers)
+
+
+def _select(grid: pd.DataFrame, headers: list[str], url: str, form: str) -> pd.DataFrame:
+    """Canonical text columns of a listing grid (integer-labelled columns), with its layout in attrs."""
+    try:
+        legacy = html_tables.match_columns(
+            headers, LEGACY_HEADERS | _LEGACY_OPTIONAL, required=LEGACY_HEADERS, source=NAME, url=url
+        )
+    except ParseError:
+        legacy = None
+    if legacy is not None:
+        layout = f"{form}-named-legacy"
+        pos, how = legacy, dict.fromkeys(legacy, "header")
+    else:
+        layout = "csv-quoted-12col" if form == "csv" else "html-last-table"
+        pos, how = _locate(headers, grid.shape[1], url)
+    raw = pd.DataFrame({name: grid[k] for name, k in pos.items()}, index=grid.index)
+    _check_shapes(raw, layout, url, headers, pos)
+    raw.attrs.update(
+        layout=layout,
+        headers=headers,
+        located_by=how,
+        header_of={n: (headers[k] if k < len(headers) else "") for n, k in pos.items()},
+    )
+    return raw
+
+
+def read_listing_csv(content: bytes, url: str, content_type: str | None = None) -> pd.DataFrame:
+    """Text cells of the CSV form of a listing, canonical column names, 0-based data rows."""
     head = content[:512].lstrip().lower()
     if not head:
         raise ParseError(NAME, url, "empty response instead of a CSV listing")
     if head.startswith((b"<!doctype", b"<html", b"<?xml")):
         raise ParseError(NAME, url, "expected a CSV listing, got an HTML/XML page")
-    try:
-        raw = pd.read_csv(io.BytesIO(content), dtype=str, keep_default_na=False, skipinitialspace=True)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise ParseError(NAME, url, f"unreadable CSV listing: {exc}") from exc
-    header = [str(c).strip() for c in raw.columns]
-    pos = html_tables.match_columns(header, LISTING_COLUMNS, required=LISTING_HEADERS, source=NAME, url=url)
-    return pd.DataFrame({key: raw.iloc[:, k].astype(object) for key, k in pos.items()}, index=pd.RangeIndex(len(raw)))
+    cells = tabular.read_csv_cells(content, source=NAME, url=url, content_type=content_type)
+    headers = list(cells.attrs["headers"])
+    if not headers:
+        raise ParseError(NAME, url, "CSV listing has no header line")
+    return _select(cells, headers, url, "csv")
 
 
-def _sexagesimal(values: pd.Series, hours: bool) -> np.ndarray:
-    parts = values.astype("string").str.strip().str.extract(r"^([+-]?)(\d{1,3})[: ](\d{1,2})[: ](\d{1,2}(?:\.\d*)?)$")
-    d, m, s = (parts[k].astype("float64").to_numpy() for k in (1, 2, 3))
-    value = np.where(parts[0].to_numpy(dtype=object) == "-", -1.0, 1.0) * (d + m / 60.0 + s / 3600.0)
-    return value * 15.0 if hours else value
+_TOO_XPATH = ".//div[contains(concat(' ', normalize-space(@class), ' '), ' too ')]"
 
 
-def _numbers(raw: pd.DataFrame, key: str, url: str, label: str) -> np.ndarray:
+def _cell_text(element: lxml.html.HtmlElement) -> str:
+    return " ".join(element.text_content().split())
+
+
+def read_listing_html(content: bytes, url: str, content_type: str | None = None) -> pd.DataFrame:
+    """Text cells of the schedule table (the page's last ``<table>``), 0-based data rows.
+
+    Besides the fields: ``too`` (the row holds ``<div class="too">``), ``current`` (a cell of
+    class ``current``) and ``pattern_url`` (the page a ``javascript:`` pattern link opens).
+    A table with its header and no rows is returned empty (the caller decides if it may be).
+    """
+    doc = html_tables.parse_html(content, source=NAME, url=url, content_type=content_type)
+    tables = doc.xpath("//table")
+    if not tables:
+        raise ParseError(NAME, url, "no schedule table: the page has no <table>", found=[])
+    table = tables[-1]
+    trs = table.xpath("./tr | ./thead/tr | ./tbody/tr | ./tfoot/tr")
+    head_at = next((k for k, tr in enumerate(trs) if tr.xpath("./th")), None)
+    if head_at is None:
+        found = [f"#{t.index}: {list(t.headers)}" for t in html_tables.read_tables(content, source=NAME, url=url)]
+        raise ParseError(NAME, url, "no schedule table: the last <table> has no header row", found=found)
+    headers = [_cell_text(c) for c in trs[head_at].xpath("./th | ./td")]
+    if "rev" not in {html_tables.normalise_header(h) for h in headers}:
+        raise ParseError(NAME, url, "no schedule table: the last <table> has no 'Rev' header", found=headers)
+    rows, too, current, links, labels = [], [], [], [], []
+    for tr in trs[head_at + 1 :]:
+        tds = tr.xpath("./td | ./th")
+        texts = [_cell_text(td) for td in tds]
+        if len(tds) <= 1 or not any(texts) or tr.xpath("./th"):
+            continue  # the map row under the table, separators, repeated headers
+        if len(tds) != len(headers):
+            raise ParseError(
+                NAME,
+                url,
+                f"{len(tds)} cells where the header has {len(headers)}: {texts}",
+                row=len(rows),
+                found=headers,
+            )
+        divs = tr.xpath(_TOO_XPATH)
+        if divs:
+            for td_k, td in enumerate(tds):
+                if td.xpath(_TOO_XPATH):
+                    marker = " ".join(" ".join(d.text_content().split()) for d in td.xpath(_TOO_XPATH))
+                    if marker.lower() in ("too", "t.o.o.") and texts[td_k] != marker:
+                        texts[td_k] = " ".join(texts[td_k].replace(marker, "", 1).split())
+        href = next((a.get("href", "") for a in tr.xpath(".//a[starts-with(@href, 'javascript')]")), "")
+        quoted = re.search(r"'([^']*)'", href)
+        classes = " ".join(td.get("class", "") for td in tds).split()
+        rows.append(texts)
+        too.append(bool(divs))
+        current.append("current" in classes)
+        links.append(quoted.group(1) if quoted else None)
+        labels.append(len(labels))
+    width = len(headers)
+    grid = (
+        pd.DataFrame(rows, columns=range(width), dtype=object)
+        if rows
+        else pd.DataFrame(columns=range(width), dtype=object)
+    )
+    grid = grid.where(grid.ne("").fillna(False), None) if rows else grid
+    raw = _select(grid, headers, url, "html")
+    raw["too"] = np.array(too, dtype=bool)
+    raw["current"] = np.array(current, dtype=bool)
+    raw["pattern_url"] = pd.Series(links, index=raw.index, dtype=object)
+    return raw
+
+
+def _text_col(raw: pd.DataFrame, key: str) -> pd.Series:
+    if key not in raw:
+        return pd.Series([None] * len(raw), index=raw.index, dtype=object)
     text = raw[key].astype("string").str.strip()
-    num = pd.to_numeric(text, errors="coerce")
-    bad = (num.isna() & text.ne("").fillna(False)).to_numpy(dtype=bool) | text.eq("").fillna(True).to_numpy(dtype=bool)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise ParseError(NAME, url, f"not a number: {raw[key].iloc[i]!r}", row=i, column=label)
-    return num.to_numpy(dtype="float64")
+    return text.astype(object).where(text.ne("").fillna(False), None)
+
+
+def _wrap(exc: ValueParseError, url: str, raw: pd.DataFrame, key: str) -> ParseError:
+    label = raw.attrs.get("header_of", {}).get(key) or key
+    return value_error(exc, source=NAME, url=url, column=label, index=raw.index, found=raw.attrs.get("headers"))
 
 
 def listing_frame(raw: pd.DataFrame, url: str, listing: str) -> pd.DataFrame:
-    """Typed source frame of one listing: one row per observation, revolution and id kept.
+    """Typed source frame of one listing: one row per observation (parts in several revolutions merged).
 
-    Columns: ``rev`` (int), ``obs_id`` (digits of ``Observation``), ``observation`` (the cell),
-    ``t_min``/``t_max`` (MJD UTC), ``exptime_s``, ``target``, ``ra``/``dec`` (deg), ``pi``,
-    ``proposer``, ``status_letter``, ``listing``. ``attrs["empty_listing"]`` says the table had no rows.
+    Columns: ``rev`` (int, first revolution), ``obs_id`` (digits of the observation id),
+    ``observation`` (the cell), ``t_min``/``t_max`` (MJD UTC), ``exptime_s``, ``target``,
+    ``ra``/``dec`` (deg), ``pi``, ``proposal``, ``proposer``, ``pattern``, ``status_letter``, ``too``,
+    ``current``, ``extra`` (the undescribed 12th column), ``listing``. ``attrs``: ``layout``,
+    ``empty_listing``.
     """
     out = pd.DataFrame(index=raw.index)
-    out["rev"] = _numbers(raw, "rev", url, "Rev").astype("int64")
-    obs = raw["observation"].astype("string").str.strip()
-    digits = obs.str.replace(r"[\s/]", "", regex=True)
-    bad = ~digits.str.fullmatch(r"\d+").fillna(False).to_numpy(dtype=bool)
+    try:
+        rev = tabular.to_int(raw["rev"]).to_numpy(dtype="float64", na_value=np.nan)
+    except ValueParseError as exc:
+        raise _wrap(exc, url, raw, "rev") from exc
+    out["rev"] = np.nan_to_num(rev).astype("int64")
+    obs = _text_col(raw, "observation")
+    out["obs_id"] = obs.astype("string").str.replace(r"[\s/]", "", regex=True).astype(object)
+    bad = ~out["obs_id"].astype("string").str.fullmatch(r"\d+").fillna(False).to_numpy(dtype=bool)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise ParseError(
-            NAME, url, f"not an observation id: {raw['observation'].iloc[i]!r}", row=i, column="Observation"
+            NAME,
+            url,
+            f"not an observation id: {raw['observation'].iloc[i]!r}",
+            row=int(raw.index[i]),
+            column="Observation",
         )
-    out["obs_id"] = digits.astype(object)
-    out["observation"] = obs.astype(object)
-    for key, col, label in (("start", "t_min", "Start time (UTC)"), ("end", "t_max", "End time (UTC)")):
+    out["observation"] = obs
+    for key, col in (("start", "t_min"), ("end", "t_max")):
         try:
-            out[col] = mjd_from_iso(raw[key].astype("string").str.strip())
-        except TimeParseError as exc:
-            raise ParseError(NAME, url, str(exc), row=exc.rows[0], column=label) from exc
-        if len(raw) and out[col].isna().any():
-            i = int(np.flatnonzero(out[col].isna().to_numpy())[0])
-            raise ParseError(NAME, url, "missing time", row=i, column=label)
+            out[col] = mjd_from_iso(raw[key], valid=MISSION_MJD)
+        except ValueParseError as exc:
+            raise _wrap(exc, url, raw, key) from exc
     order = (out["t_max"] < out["t_min"]).to_numpy()
     if order.any():
-        raise ParseError(NAME, url, "observation ends before it starts", row=int(np.flatnonzero(order)[0]))
-    out["exptime_s"] = _numbers(raw, "exptime", url, "Exp. time (s)")
-    out["target"] = raw["target"].astype("string").str.strip().replace("", pd.NA).astype(object)
-    out["ra"] = _numbers(raw, "ra_deg", url, "RA (deg)")
-    out["dec"] = _numbers(raw, "dec_deg", url, "Dec (deg)")
-    off = (out["ra"] < 0) | (out["ra"] >= 360) | (out["dec"].abs() > 90)
-    if off.any():
-        raise ParseError(NAME, url, "position out of range", row=int(np.flatnonzero(off.to_numpy())[0]))
-    ra_s, dec_s = _sexagesimal(raw["ra_sex"], True), _sexagesimal(raw["dec_sex"], False)
-    dra = np.abs(((ra_s - out["ra"].to_numpy() + 180.0) % 360.0) - 180.0) * np.cos(np.deg2rad(out["dec"].to_numpy()))
-    mismatch = ~(np.hypot(dra, dec_s - out["dec"].to_numpy()) * 3600.0 < 5.0)
-    if mismatch.any():
-        i = int(np.flatnonzero(mismatch)[0])
-        raise ParseError(NAME, url, "RA/Dec (J2000) and RA/Dec (deg) disagree by more than 5 arcsec", row=i)
-    out["pi"] = raw["pi"].astype("string").str.strip().replace("", pd.NA).astype(object)
-    out["proposer"] = raw["proposer"].astype("string").str.strip().replace("", pd.NA).astype(object)
-    status = raw["status"] if "status" in raw else pd.Series(pd.NA, index=raw.index)
-    out["status_letter"] = status.astype("string").str.strip().replace("", pd.NA).astype(object)
+        i = int(np.flatnonzero(order)[0])
+        raise ParseError(NAME, url, "observation ends before it starts", row=int(raw.index[i]))
+    try:
+        out["exptime_s"] = tabular.to_float(raw["duration"])
+    except ValueParseError as exc:
+        raise _wrap(exc, url, raw, "duration") from exc
+    negative = (out["exptime_s"] < 0).to_numpy()
+    if negative.any():
+        i = int(np.flatnonzero(negative)[0])
+        raise ParseError(NAME, url, "negative duration", row=int(raw.index[i]), column="duration")
+    span = (out["t_max"] - out["t_min"]).to_numpy() * 86_400.0
+    longer = out["exptime_s"].to_numpy() > span + DURATION_SLACK_S
+    if longer.any():
+        i = int(np.flatnonzero(longer)[0])
+        raise ParseError(
+            NAME,
+            url,
+            f"duration {out['exptime_s'].iloc[i]:g} s longer than start..end ({span[i]:.0f} s)",
+            row=int(raw.index[i]),
+            column=raw.attrs.get("header_of", {}).get("duration") or "duration",
+        )
+    out["target"] = _text_col(raw, "target")
+    try:
+        ra_s = coords.parse_ra(raw["ra"])
+    except ValueParseError as exc:
+        raise _wrap(exc, url, raw, "ra") from exc
+    try:
+        dec_s = coords.parse_dec(raw["dec"])
+    except ValueParseError as exc:
+        raise _wrap(exc, url, raw, "dec") from exc
+    if "ra_deg" in raw:  # legacy variant: decimal columns checked against the sexagesimal ones
+        try:
+            ra_d, dec_d = coords.parse_ra(raw["ra_deg"]), coords.parse_dec(raw["dec_deg"])
+        except ValueParseError as exc:
+            raise _wrap(exc, url, raw, "ra_deg") from exc
+        dra = np.abs(((ra_s - ra_d + 180.0) % 360.0) - 180.0) * np.cos(np.deg2rad(dec_d))
+        mismatch = ~(np.hypot(dra, dec_s - dec_d) * 3600.0 < 5.0)
+        if mismatch.any():
+            i = int(np.flatnonzero(mismatch)[0])
+            raise ParseError(
+                NAME, url, "RA/Dec (J2000) and RA/Dec (deg) disagree by more than 5 arcsec", row=int(raw.index[i])
+            )
+        ra_s, dec_s = ra_d, dec_d
+    out["ra"], out["dec"] = ra_s, dec_s
+    out["pi"] = _text_col(raw, "pi")
+    out["proposal"] = _text_col(raw, "proposal")
+    out["proposer"] = _text_col(raw, "proposer")
+    pattern = _text_col(raw, "pattern").astype("string").str.split().str[0].str.upper()
+    out["pattern"] = pattern.str.replace("5X5", "5x5").astype(object).where(pattern.notna(), None)
+    out["status_letter"] = _text_col(raw, "status")
+    out["too"] = raw["too"].to_numpy(dtype=bool) if "too" in raw else False
+    out["current"] = raw["current"].to_numpy(dtype=bool) if "current" in raw else False
+    out["extra"] = _text_col(raw, "extra")
     out["listing"] = listing
-    text = ["target", "pi", "proposer", "status_letter"]
-    out[text] = out[text].astype(object).where(out[text].notna(), None)
-    dup = out["obs_id"].duplicated(keep=False).to_numpy()
-    if dup.any():
-        i = int(np.flatnonzero(dup)[0])
-        raise ParseError(NAME, url, f"observation {out['obs_id'].iloc[i]} listed twice", row=i, column="Observation")
+    out = _merge_parts(out, url)
     out = out.reset_index(drop=True)
-    out.attrs["empty_listing"] = out.empty
+    out.attrs.update(layout=raw.attrs.get("layout"), empty_listing=out.empty, headers=raw.attrs.get("headers"))
     return out
 
 
+def _merge_parts(frame: pd.DataFrame, url: str) -> pd.DataFrame:
+    """One row per observation: identical repeats dropped, parts in several revolutions merged."""
+    frame = frame[~frame.duplicated(["obs_id", "t_min", "t_max"])]
+    # identity.merge_duplicate_ids compares with groupby "first", which skips NULLs: a blank target
+    # is compared as "" so that a named and an unnamed part are told apart (and named correctly).
+    frame = frame.assign(target=frame["target"].fillna(""))
+    merged = merge_duplicate_ids(
+        frame,
+        "obs_id",
+        source=NAME,
+        url=url,
+        same=("target",),
+        ra="ra",
+        dec="dec",
+        combine={"t_min": "min", "t_max": "max", "exptime_s": "sum", "rev": "min", "too": "max", "current": "max"},
+    )
+    return merged.assign(target=merged["target"].where(merged["target"].ne(""), None))
+
+
 # --------------------------------------------------------------------------------- science windows
-def _fits_ascii_columns(content: bytes, url: str) -> pd.DataFrame:
-    """Every column of the first ASCII-table extension as stripped text, read from the raw bytes.
+def read_scw_table(content: bytes, url: str, source: str = NAME, content_type: str | None = None) -> pd.DataFrame:
+    """Science windows from a HEASARC/ISDC FITS table or a (TAP / W3Browse / ISDC) VOTable.
 
-    Types are not taken from ``TFORM`` (ISDC declares text and floats as ``I``): only the widths and
-    ``TBCOL`` offsets are used. Vectorised through a fixed-width structured numpy dtype.
+    Read by :mod:`scrapers.tabular` (NULL = empty cell for every datatype and VOTable version;
+    declared types ignored). Columns: ``scw_id``/``obs_id`` strings, ``scw_type`` lower case,
+    ``ra``/``dec`` deg, ``start_date``/``end_date`` MJD UTC (from MJD numbers or ISO strings),
+    ``good_*`` seconds (NaN = blank), ``rev``.
     """
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            hdul = fits.open(io.BytesIO(content), memmap=False, lazy_load_hdus=False)
-    except (OSError, ValueError) as exc:
-        raise ParseError(NAME, url, f"unreadable FITS: {exc}") from exc
-    for hdu in hdul[1:]:
-        hdr = hdu.header
-        if str(hdr.get("XTENSION", "")).strip() == "BINTABLE":
-            frame = pd.DataFrame({c.name.strip().lower(): np.asarray(hdu.data[c.name]) for c in hdu.columns})
-            return frame.apply(lambda s: s.astype(str).str.strip() if s.dtype.kind in "SUO" else s.astype(str))
-        if str(hdr.get("XTENSION", "")).strip() != "TABLE":
-            continue
-        n_rows, row_len, n_cols = int(hdr["NAXIS2"]), int(hdr["NAXIS1"]), int(hdr["TFIELDS"])
-        names, offsets, formats = [], [], []
-        for k in range(1, n_cols + 1):
-            width = re.match(r"^\s*[AIFEDaifed](\d+)", str(hdr[f"TFORM{k}"]))
-            if width is None:
-                raise ParseError(NAME, url, f"unsupported TFORM{k} {hdr[f'TFORM{k}']!r}", column=str(hdr[f"TTYPE{k}"]))
-            names.append(str(hdr[f"TTYPE{k}"]).strip().lower())
-            offsets.append(int(hdr[f"TBCOL{k}"]) - 1)
-            formats.append(f"S{width.group(1)}")
-        start = hdu.fileinfo()["datLoc"]
-        if start + n_rows * row_len > len(content):
-            raise ParseError(NAME, url, f"FITS table truncated: {n_rows} rows of {row_len} bytes announced")
-        dtype = np.dtype({"names": names, "formats": formats, "offsets": offsets, "itemsize": row_len})
-        rec = np.frombuffer(content, dtype=dtype, count=n_rows, offset=start)
-        cols = {}
-        for name in names:
-            text = pd.Series(np.char.decode(rec[name], "latin-1"), dtype="string")
-            cols[name] = text.str.replace(r"\s+", " ", regex=True).str.strip()
-        return pd.DataFrame(cols)
-    raise ParseError(NAME, url, "FITS file has no table extension")
-
-
-def read_scw_table(content: bytes, url: str, source: str = NAME) -> pd.DataFrame:
-    """Science windows from a HEASARC/ISDC FITS table or a TAP VOTable, typed and lower-cased.
-
-    Columns: ``scw_id``/``obs_id`` strings, ``scw_type`` lower case, ``ra``/``dec`` deg,
-    ``start_date``/``end_date`` MJD UTC (from MJD numbers or ISO strings), ``good_*`` seconds.
-    """
-    if content[:9] == b"SIMPLE  =":
-        frame = _fits_ascii_columns(content, url)
-    else:
-        frame = read_votable(content, source=source, url=url, string_columns=("scw_id", "obs_id", "scw_ver"))
-        frame = frame.apply(lambda s: s.astype("string").str.strip() if s.dtype == object else s)
-    frame = frame.rename(columns={c: SCW_SYNONYMS.get(c, c) for c in frame.columns})
-    missing = [c for c in SCW_REQUIRED if c not in frame.columns]
+    cells = tabular.read_cells(content, source=source, url=url, content_type=content_type)
+    cells = cells.rename(columns={c: SCW_SYNONYMS.get(c, c) for c in cells.columns})
+    missing = [c for c in SCW_REQUIRED if c not in cells.columns]
     if missing:
-        raise ParseError(NAME, url, f"science-window columns missing: {missing}", column=missing[0], found=list(frame))
+        raise ParseError(NAME, url, f"science-window columns missing: {missing}", column=missing[0], found=list(cells))
+    kinds = {c: "text" for c in SCW_TEXT} | {c: "float" for c in SCW_NUMBERS}
+    frame = tabular.coerce(cells, kinds, source=NAME, url=url)
     out = pd.DataFrame(index=frame.index)
     for col in SCW_TEXT:
         if col in frame:
-            out[col] = frame[col].astype("string").str.strip().replace("", pd.NA)
-    out["scw_type"] = out["scw_type"].str.lower()
-    bad_id = ~out["scw_id"].str.fullmatch(r"\d{12}").fillna(False).to_numpy(dtype=bool)
+            out[col] = frame[col]
+    out["scw_type"] = out["scw_type"].astype("string").str.lower().astype(object).where(out["scw_type"].notna(), None)
+    bad_id = ~out["scw_id"].astype("string").str.fullmatch(r"\d{12}").fillna(False).to_numpy(dtype=bool)
     if bad_id.any():
         i = int(np.flatnonzero(bad_id)[0])
-        raise ParseError(NAME, url, f"SCW_ID {frame['scw_id'].iloc[i]!r} is not 12 digits", row=i, column="SCW_ID")
+        raise ParseError(NAME, url, f"SCW_ID {cells['scw_id'].iloc[i]!r} is not 12 digits", row=i, column="SCW_ID")
     for col in SCW_NUMBERS:
         if col in frame:
-            out[col] = _scw_numbers(frame[col], url, col)
+            out[col] = frame[col].to_numpy(dtype="float64")
+    for col in ("ra", "dec"):
+        try:
+            out[col] = coords.wrap_ra(out[col]) if col == "ra" else coords.check_dec(out[col])
+        except ValueParseError as exc:
+            raise value_error(exc, source=NAME, url=url, column=col.upper()) from exc
     for col in SCW_TIMES:
-        out[col] = _scw_times(frame[col], url, col)
-    out["rev"] = out["scw_id"].str.slice(0, 4).astype("int64")
-    for col in out.columns:
-        if isinstance(out[col].dtype, pd.StringDtype):
-            out[col] = out[col].astype(object).where(out[col].notna(), None)
+        out[col] = _scw_times(cells[col], url, col)
+    _check_pointings(out, url)
+    out["rev"] = out["scw_id"].astype("string").str.slice(0, 4).astype("int64")
+    for col in SCW_TEXT:
+        if col in out:
+            out[col] = pd.Series(out[col].to_numpy(dtype=object), index=out.index, dtype=object)
+            out[col] = out[col].where(out[col].notna(), None)
+    out.attrs["format"] = cells.attrs.get("format")
+    out.attrs["layout"] = f"scw-{cells.attrs.get('format')}"
     return out.reset_index(drop=True)
 
 
-def _scw_numbers(values: pd.Series, url: str, col: str) -> np.ndarray:
-    if pd.api.types.is_numeric_dtype(values.dtype):
-        return pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-    text = values.astype("string").str.strip().replace("", pd.NA)
-    num = pd.to_numeric(text, errors="coerce")
-    bad = (num.isna() & text.notna()).to_numpy(dtype=bool)
+def _check_pointings(out: pd.DataFrame, url: str) -> None:
+    """Pointings of an observation need position and times, in order, and ISGRI time within them."""
+    obs = (out["scw_type"].astype("string").eq("pointing") & out["obs_id"].notna()).fillna(False).to_numpy(dtype=bool)
+    for col in ("ra", "dec", "start_date", "end_date"):
+        missing = obs & np.isnan(out[col].to_numpy(dtype="float64"))
+        if missing.any():
+            i = int(np.flatnonzero(missing)[0])
+            raise ParseError(NAME, url, "pointing of an observation without a value", row=i, column=col.upper())
+    span = (out["end_date"] - out["start_date"]).to_numpy(dtype="float64") * 86_400.0
+    reversed_ = span < 0
+    if reversed_.any():
+        i = int(np.flatnonzero(reversed_)[0])
+        raise ParseError(NAME, url, "science window ends before it starts", row=i, column="END_DATE")
+    good = out["good_isgri"].to_numpy(dtype="float64")
+    with np.errstate(invalid="ignore"):
+        bad = (good < 0) | (good > span + DURATION_SLACK_S)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise ParseError(NAME, url, f"not a number: {values.iloc[i]!r}", row=i, column=col.upper())
-    return num.to_numpy(dtype="float64", na_value=np.nan)
+        raise ParseError(
+            NAME,
+            url,
+            f"GOOD_ISGRI {good[i]:g} s outside 0..window length ({span[i]:.0f} s)",
+            row=i,
+            column="GOOD_ISGRI",
+        )
 
 
 def _scw_times(values: pd.Series, url: str, col: str) -> np.ndarray:
-    """MJD from MJD numbers (HEASARC) or ``YYYY-MM-DD HH:MM:SS`` (ISDC)."""
-    if pd.api.types.is_numeric_dtype(values.dtype):
-        return pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-    text = values.astype("string").str.strip().replace("", pd.NA)
-    num = pd.to_numeric(text, errors="coerce")
-    if num.notna().sum() == text.notna().sum():
-        return num.to_numpy(dtype="float64", na_value=np.nan)
+    """MJD from MJD numbers (HEASARC) or ``YYYY-MM-DD HH:MM:SS`` (ISDC), range-checked."""
     try:
-        return mjd_from_iso(text.astype(object).where(text.notna(), None))
-    except TimeParseError as exc:
-        raise ParseError(NAME, url, str(exc), row=exc.rows[0], column=col.upper()) from exc
+        text = tabular.to_text(values)
+        numeric = text.astype("string").str.fullmatch(r"[+-]?\d+(?:\.\d*)?(?:[eE][+-]?\d+)?").fillna(True).all()
+        if numeric:
+            return check_mjd(tabular.to_float(text), valid=MISSION_MJD, what="MJD")
+        return mjd_from_iso(text, valid=MISSION_MJD)
+    except ValueParseError as exc:
+        raise value_error(exc, source=NAME, url=url, column=col.upper()) from exc
 
 
 def aggregate_observations(scw: pd.DataFrame) -> pd.DataFrame:
@@ -376,7 +717,7 @@ def aggregate_observations(scw: pd.DataFrame) -> pd.DataFrame:
     pts["obs_id"] = pts["obs_id"].astype("string").str.split(",")
     pts = pts.explode("obs_id", ignore_index=True)
     pts["obs_id"] = pts["obs_id"].str.replace(r"\(.*?\)|\s", "", regex=True).astype(object)
-    pts = pts[pts["obs_id"].str.len() > 0]
+    pts = pts[pts["obs_id"].astype("string").str.len().fillna(0) > 0]
     pts["_dur"] = (pts["end_date"] - pts["start_date"]) * 86_400.0
     pts = pts.sort_values(["obs_id", "start_date"], kind="stable")
     ra, dec = np.deg2rad(pts["ra"].to_numpy(dtype="float64")), np.deg2rad(pts["dec"].to_numpy(dtype="float64"))
@@ -410,35 +751,66 @@ def aggregate_observations(scw: pd.DataFrame) -> pd.DataFrame:
 
 # ------------------------------------------------------------------------------------------ parse
 def parse(name: str, content: bytes, url: str, content_type: str | None = None) -> pd.DataFrame:
-    """Source frame of one response, dispatched on the request name."""
+    """Source frame of one response, dispatched on the request name.
+
+    Listings set ``attrs["layout"]`` to the variant of :data:`LAYOUTS` that matched.
+    """
     if name in LISTING_REQUESTS:
-        listing, form = LISTING_REQUESTS[name]
-        raw = read_listing_csv(content, url) if form == "csv" else read_listing_html(content, url)
+        form = LISTING_REQUESTS[name]
+        if form == "csv":
+            raw = read_listing_csv(content, url, content_type)
+        else:
+            raw = read_listing_html(content, url, content_type)
+        listing = name.removesuffix("_csv")
         frame = listing_frame(raw, url, listing)
+        frame["form"] = form
         if listing == "executed" and frame.empty:
             raise ParseError(NAME, url, "executed listing has no rows (the mission's history cannot be empty)")
+        if listing == "schedule" and frame.empty:
+            raise ParseError(NAME, url, "schedule listing has no rows (the range starts at revolution 1)")
         return frame
     if name in SCW_REQUESTS:
-        frame = read_scw_table(content, url)
+        frame = read_scw_table(content, url, content_type=content_type)
         if frame.empty:
             raise ParseError(NAME, url, "science-window table has no rows")
+        if frame.attrs["layout"] not in LAYOUTS:
+            raise ParseError(NAME, url, f"science windows in an unknown form {frame.attrs['layout']!r}")
         return frame
     raise ParseError(NAME, url, f"unknown request name {name!r}")
 
 
 # -------------------------------------------------------------------------------------- normalise
+_RANK = {"executed": 0, "schedule": 0, "current": 1, "future": 2}
+
+
 def _listings(frames: dict[str, pd.DataFrame], as_of: dt.datetime) -> pd.DataFrame:
+    """Every listing row once (HTML and CSV forms of one observation merged; ToO if either says so)."""
     parts = [frames[n] for n in LISTING_REQUESTS if n in frames]
     future = [frames[n] for n in ("future", "future_csv") if n in frames]
     if future and all(f.empty for f in future) and as_of.date() <= END_OF_SCIENCE:
         raise ParseError(
             NAME, SCHEDULE_URL, f"empty future listing on {as_of.date()}, before the end of science {END_OF_SCIENCE}"
         )
+    ranged = [frames[n] for n in ("schedule", "schedule_csv") if n in frames]
+    if ranged and as_of.date() <= END_OF_SCIENCE:
+        now = mjd_from_datetime(as_of)
+        if not any((f["t_max"] > now).any() for f in ranged):
+            raise ParseError(
+                NAME,
+                SCHEDULE_URL,
+                f"schedule lists nothing after {as_of.date()}, before the end of science {END_OF_SCIENCE}",
+            )
     if not parts:
-        return listing_frame(pd.DataFrame({k: pd.Series(dtype=object) for k in LISTING_HEADERS}), "", "executed")
+        empty = pd.DataFrame({k: pd.Series(dtype=object) for k in ("rev", "start", "end", "duration", "ra", "dec")})
+        empty = empty.assign(observation=pd.Series(dtype=object))
+        return listing_frame(empty, "", "executed")
     listed = pd.concat([p for p in parts if not p.empty] or parts[:1], ignore_index=True)
-    rank = listed["listing"].map({"executed": 0, "current": 1, "future": 2})
-    return listed.assign(_rank=rank).sort_values("_rank", kind="stable").drop_duplicates("obs_id").drop(columns="_rank")
+    too = listed.groupby("obs_id")["too"].transform("max").astype(bool) if len(listed) else listed["too"]
+    # executed before current before future; within one listing the CSV first (fractional seconds)
+    form = listed["form"] if "form" in listed else pd.Series("html", index=listed.index)
+    listed = listed.assign(too=too, _rank=listed["listing"].map(_RANK).fillna(0), _html=form.eq("html"))
+    listed = listed.sort_values(["_rank", "_html"], kind="stable").drop_duplicates("obs_id")
+    return listed.drop(columns=["_rank", "_html"])
 
 
 def normalise(frames: dict[str, pd.DataFrame], as_of: dt.datetime) -> dict[str, pd.DataFrame]:
@@ -450,6 +822,17 @@ def normalise(frames: dict[str, pd.DataFrame], as_of: dt.datetime) -> dict[str, 
     if scw_parts:
         scw = pd.concat(scw_parts, ignore_index=True).drop_duplicates("scw_id")
         flown = aggregate_observations(scw).set_index("obs_id", drop=False)
+        spread = (flown["radius"] - INSTRUMENTS[COVERAGE_INSTRUMENT].s_fov / 2.0).to_numpy(dtype="float64")
+        wide = spread > MAX_POINTING_OFFSET_DEG
+        if wide.any():
+            i = int(np.flatnonzero(wide)[0])
+            raise ParseError(
+                NAME,
+                HEASARC_TAP,
+                f"pointings of observation {flown.index[i]} lie {spread[i]:.1f} deg from their centre "
+                f"(more than {MAX_POINTING_OFFSET_DEG} deg: not one observation)",
+                column="RA/DEC",
+            )
     else:
         cols = ["obs_id", "t_min", "t_max", "good_isgri_s", "pointing_s", "ra", "dec", "radius", "rev"]
         flown = pd.DataFrame({c: pd.Series(dtype=object if c == "obs_id" else "float64") for c in cols})
@@ -458,6 +841,7 @@ def normalise(frames: dict[str, pd.DataFrame], as_of: dt.datetime) -> dict[str, 
     in_list, in_flown = ids.isin(listed.index), ids.isin(flown.index)
     lst, fl = listed.reindex(ids), flown.reindex(ids)
     ibis = INSTRUMENTS[COVERAGE_INSTRUMENT]
+    now = mjd_from_datetime(as_of)
 
     out = pd.DataFrame({"obs_id": ids.to_numpy(dtype=object)})
     out["target_name"] = lst["target"].astype(object).to_numpy()
@@ -473,9 +857,12 @@ def normalise(frames: dict[str, pd.DataFrame], as_of: dt.datetime) -> dict[str, 
     out["t_min"] = np.where(in_flown, fl["t_min"], lst["t_min"]).astype("float64")
     out["t_max"] = np.where(in_flown, fl["t_max"], lst["t_max"]).astype("float64")
     out["t_plan_exptime"] = lst["exptime_s"].to_numpy(dtype="float64")
-    # Performed exposure: ISGRI good time; if the windows leave it blank, the listed exposure, else
-    # the summed pointing durations.
-    flown_exp = fl["good_isgri_s"].astype("float64").fillna(lst["exptime_s"]).fillna(fl["pointing_s"])
+    # Performed exposure: ISGRI good time; if every window leaves it blank, the listed duration,
+    # else the summed pointing durations (a blank is never 0).
+    # (The listed duration only when it fits the flown span, as models.validate requires.)
+    fl_span = (fl["t_max"].astype("float64") - fl["t_min"].astype("float64")) * 86_400.0 + DURATION_SLACK_S
+    listed_exp = lst["exptime_s"].astype("float64").where(lst["exptime_s"].astype("float64") <= fl_span)
+    flown_exp = fl["good_isgri_s"].astype("float64").fillna(listed_exp).fillna(fl["pointing_s"])
     out["t_exptime"] = np.where(in_flown, flown_exp, lst["exptime_s"]).astype("float64")
     out["t_resolution"] = np.nan
     out["em_min"] = ibis.em_min
@@ -488,13 +875,20 @@ def normalise(frames: dict[str, pd.DataFrame], as_of: dt.datetime) -> dict[str, 
     out["instrument_name"] = COVERAGE_INSTRUMENT
     out["category"] = "Other"
     obs_type = fl["obs_type"].astype("string").str.upper() if "obs_type" in fl else pd.Series(pd.NA, index=ids)
-    out["priority"] = np.where(obs_type.eq("TOO").fillna(False).to_numpy(dtype=bool), 2, 1).astype("int32")
-    performed = in_flown | (lst["listing"].to_numpy(dtype=object) == "executed")
+    listed_too = lst["too"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    too = obs_type.eq("TOO").fillna(False).to_numpy(dtype=bool) | listed_too
+    out["priority"] = np.where(too, 2, 1).astype("int32")
+    ended = lst["t_max"].to_numpy(dtype="float64") <= now
+    listing = lst["listing"].to_numpy(dtype=object)
+    performed = in_flown | (listing == "executed") | ((listing == "schedule") & ended)
     out["execution_status"] = np.where(performed, "Performed", "Scheduled").astype(object)
     out["tracking_type"] = "Sidereal"
     out["x_integral_rev"] = pd.array(np.where(in_list, lst["rev"], fl["rev"]), dtype="Float64").astype("Int64")
     out["x_integral_observation"] = lst["observation"].astype(object).to_numpy()
     out["x_integral_listing"] = lst["listing"].astype(object).to_numpy()
+    out["x_integral_proposal"] = lst["proposal"].astype(object).to_numpy() if "proposal" in lst else None
+    out["x_integral_pattern"] = lst["pattern"].astype(object).to_numpy() if "pattern" in lst else None
+    out["x_integral_too"] = too
     out["x_integral_pi"] = (
         lst["pi"].where(in_list, fl["pi_name"] if "pi_name" in fl else None).astype(object).to_numpy()
     )

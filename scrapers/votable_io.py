@@ -1,64 +1,63 @@
-"""Reading VOTable answers (TAP results, HEASARC tables) into frames without guessing types away."""
+"""Reading VOTable answers (TAP results, HEASARC/ISDC tables) into frames without guessing types away.
+
+A thin front of the tabular-input layer (:mod:`scrapers.tabular`), kept for the sources that read
+TAP answers (NuSTAR, XMM-Newton, ESO, INTEGRAL): cells are read as text with the layer's NULL rules
+(an empty ``<TD>`` is NULL for every datatype and VOTable version; ``<VALUES null>``; leading
+whitespace before the XML declaration allowed), then typed by their declared datatype where the
+values fit it, by the caller's ``types`` strictly, and ``string_columns`` kept as written.
+"""
 
 from __future__ import annotations
 
-import io
-import warnings
+from collections.abc import Mapping
 
-import numpy as np
 import pandas as pd
-from astropy.io.votable import parse as parse_votable
 
-from scrapers.base import ParseError
+from scrapers import tabular
 
 
-def read_votable(content: bytes, *, source: str, url: str, string_columns: tuple[str, ...] = ()) -> pd.DataFrame:
+def read_votable(
+    content: bytes,
+    *,
+    source: str,
+    url: str,
+    string_columns: tuple[str, ...] = (),
+    types: Mapping[str, str] | None = None,
+    content_type: str | None = None,
+) -> pd.DataFrame:
     """First table of a VOTable document as a frame; lower-case column names.
 
-    A TAP error document (``QUERY_STATUS=ERROR``) or bytes that are not a VOTable raise
-    :class:`ParseError` with the service's own message. ``string_columns`` are read back as text
-    (ids such as ``obsid``): a service that types them as numbers would otherwise lose leading
-    zeros.
+    Parameters
+    ----------
+    content
+        Response bytes.
+    source, url
+        Named in every error.
+    string_columns
+        Columns read back as text exactly as the service wrote them (ids such as ``obsid``: a
+        service that types them as numbers would otherwise lose leading zeros).
+    types
+        Column -> ``text``/``int``/``float``/``bool`` the caller needs, applied strictly: a value
+        that does not fit is a :class:`~scrapers.base.ParseError` naming row and column, whatever
+        the FIELD declares (ISDC declares every FIELD ``int``).
+    content_type
+        The recorded HTTP ``Content-Type`` (charset).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Declared ``int`` -> ``Int64``, ``float``/``double`` -> ``float64``, ``boolean`` ->
+        ``boolean``, text -> object with ``None`` for NULL; a column whose values contradict its
+        declared type stays text (``attrs["type_conflicts"]``).
+
+    Raises
+    ------
+    ParseError
+        A TAP error document (``QUERY_STATUS=ERROR``, with the service's message), bytes that are
+        not a VOTable, a table without FIELDs or rows of the wrong width, values not fitting
+        ``types``.
     """
-    head = content[:2048].lstrip().lower()
-    if not head.startswith(b"<?xml") and b"<votable" not in head:
-        snippet = content[:120].decode("utf-8", "replace")
-        raise ParseError(source, url, f"expected a VOTable, got {snippet!r}")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            vot = parse_votable(io.BytesIO(content), verify="ignore")
-    except Exception as exc:  # astropy raises many types for broken XML
-        raise ParseError(source, url, f"unreadable VOTable: {exc}") from exc
-    for resource in vot.resources:
-        for info in resource.infos:
-            if info.name == "QUERY_STATUS" and str(info.value).upper() == "ERROR":
-                raise ParseError(source, url, f"service error: {(info.content or '').strip()}")
-    for info in vot.infos:
-        if info.name == "QUERY_STATUS" and str(info.value).upper() == "ERROR":
-            raise ParseError(source, url, f"service error: {(info.content or '').strip()}")
-    try:
-        table = vot.get_first_table().to_table(use_names_over_ids=True)
-    except (IndexError, ValueError) as exc:
-        raise ParseError(source, url, "VOTable has no table") from exc
-    table.convert_bytestring_to_unicode()  # fixed-width char columns, vectorised
-    frame = table.to_pandas()
-    frame.columns = [str(c).lower() for c in frame.columns]
-    for name in string_columns:
-        if name in frame.columns:
-            frame[name] = _as_text(frame[name])
-    return frame
-
-
-def _decode(value: object) -> object:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
-
-
-def _as_text(series: pd.Series) -> pd.Series:
-    if pd.api.types.is_integer_dtype(series.dtype):
-        return series.astype("Int64").astype("string").astype(object)
-    if pd.api.types.is_float_dtype(series.dtype):
-        ints = series.to_numpy(dtype="float64")
-        text = pd.Series(np.char.mod("%d", np.nan_to_num(ints)), index=series.index, dtype=object)
-        return text.where(series.notna(), None)
-    return series.map(_decode, na_action="ignore").astype(object)
+    cells = tabular.read_votable_cells(content, source=source, url=url, content_type=content_type)
+    kinds = {name: "text" for name in string_columns}
+    kinds.update(types or {})
+    return tabular.typed(cells, source=source, url=url, kinds=kinds)
