@@ -10,6 +10,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from astropy.time import Time
 
 from models.tables import OBSCORE, OBSCORE_RADIO, OBSPLAN
 from models.timeutil import mjd_from_datetime, mjd_from_iso
@@ -23,7 +24,7 @@ AS_OF = dt.datetime(2025, 9, 4, tzinfo=dt.UTC)
 URL = "https://archive.eso.org/test"
 
 FILES = {
-    "sched_rep_arc": "sched_rep_arc_P116_reconstructed.csv",
+    "sched_rep_arc": "sched_rep_arc_P115_reconstructed.csv",
     "eso_archive_main": "wdb_eso_archive_main_sgra_results_2017.csv",
     "amber": "wdb_amber_sgra_results_2017.csv",
     "tap_raw": "tap_dbo_raw_sgra_reconstructed.vot",
@@ -48,15 +49,41 @@ def ivoa(frames) -> dict[str, pd.DataFrame]:
 # ---------------------------------------------------------------- requests and periods
 
 
-def test_periods_follow_the_april_october_rule():
+def test_periods_come_from_the_table_of_published_boundaries():
+    """Hand calculation: P104 starts 2019-10-01 (MJD 58757: 2020-01-01 is MJD 58849, 92 days later) at noon UT."""
     assert eso.period_of(dt.date(2019, 10, 1)) == 104
     assert eso.period_of(dt.date(2020, 3, 31)) == 104
     assert eso.period_of(dt.date(2025, 9, 4)) == 115
-    assert eso.period_of(dt.date(2025, 10, 1)) == 116
+    assert eso.period_of(dt.date(2025, 9, 30)) == 115
     assert eso.period_of(dt.date(2006, 3, 14)) == 76
-    lo, hi = eso.period_bounds(np.array([104, 116]))
-    np.testing.assert_allclose(lo, mjd_from_iso(["2019-10-01T12:00:00", "2025-10-01T12:00:00"]))
-    np.testing.assert_allclose(hi, mjd_from_iso(["2020-04-01T12:00:00", "2026-04-01T12:00:00"]))
+    lo, hi = eso.period_bounds(np.array([104, 115]))
+    assert lo[0] == 58849 - 92 + 0.5
+    expected = Time(["2019-10-01T12:00:00", "2025-04-01T12:00:00"], scale="utc").mjd
+    np.testing.assert_allclose(lo, expected, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(hi, Time(["2020-04-01T12:00:00", "2025-10-01T12:00:00"], scale="utc").mjd, atol=1e-9)
+    # every published period agrees with the table (first and last day)
+    for period, (first, last, source) in eso.PUBLISHED.items():
+        row = eso.PERIODS.loc[period]
+        assert (row["first_day"].isoformat(), row["last_day"].isoformat()) == (first, last), source
+        assert row["source"] == source
+    # consecutive periods tile time without gap or overlap
+    assert (eso.PERIODS["t_min"].to_numpy()[1:] == eso.PERIODS["t_max"].to_numpy()[:-1]).all()
+
+
+def test_periods_beyond_the_table_are_a_clear_error():
+    """ESO moved to a yearly cycle (P117); no published P116 dates were found: the table ends at P115."""
+    with pytest.raises(eso.PeriodError, match=r"P116.*|P66..P115") as err:
+        eso.period_bounds([115, 116])
+    assert err.value.rows == [1] and err.value.values == ["P116"]
+    with pytest.raises(eso.PeriodError, match="2025-10-01"):
+        eso.period_of(dt.date(2025, 10, 1))
+    with pytest.raises(eso.PeriodError):
+        eso.period_bounds([65])
+    sched = _bytes(FILES["sched_rep_arc"]).replace(b"\n115,179.B-2002(B)", b"\n116,179.B-2002(B)")
+    with pytest.raises(ParseError, match="P116") as perr:
+        eso.parse("sched_rep_arc", sched, URL)
+    assert perr.value.column == "period" and perr.value.row == 4
+    assert URL in str(perr.value) and "yearly cycle" in str(perr.value)
 
 
 def test_requests_for_the_snapshot_date():
@@ -65,7 +92,13 @@ def test_requests_for_the_snapshot_date():
     sched = dict(reqs[0].params)
     assert reqs[0].url == "https://archive.eso.org/wdb/wdb/eso/sched_rep_arc/query"
     assert sched["wdbo"] == "csv/download"
-    assert sched["period"] == "115..116"
+    # P116 has no published dates (yearly cycle from P117): only the known as-of period is asked for
+    assert sched["period"] == "115"
+    assert (sched["force_tabular_mode"], sched["progid"], sched["pi_coi_name"]) == ("on", "", "PI_only")
+    assert dict(eso.requests(dt.date(2019, 12, 1))[0].params)["period"] == "104..105"
+    assert dict(eso.requests(dt.date(2026, 11, 30))[0].params)["period"] == "116..117"
+    one = eso.programme_request("106.212B.001")
+    assert dict(one.params) == {"wdbo": "html/display", "progid": "106.212B.001"}
     main = dict(reqs[1].params)
     assert (main["stime"], main["etime"]) == ("2025 08 27", "2025 09 04")
     tap = reqs[3]
@@ -79,10 +112,11 @@ def test_requests_for_the_snapshot_date():
 # ---------------------------------------------------------------- parsing
 
 
-def test_schedule_csv_and_html_display_give_the_same_runs(frames):
+def test_schedule_csv_and_colon_label_display_give_the_same_runs(frames):
     csv_runs = frames["sched_rep_arc"]
-    html_runs = eso.parse("sched_rep_arc", _bytes("sched_rep_arc_P116_reconstructed.html"), URL)
+    html_runs = eso.parse("sched_rep_arc", _bytes("sched_rep_arc_P115_colon_labels_reconstructed.html"), URL)
     pd.testing.assert_frame_equal(csv_runs, html_runs)
+    assert (csv_runs.attrs["layout"], html_runs.attrs["layout"]) == ("csv", "display-dotted-colon")
     assert csv_runs["run_id"].tolist() == [
         "076.B-0863(A)",
         "091.B-0088(B)",
@@ -193,7 +227,7 @@ def test_display_page_without_records_is_refused():
 
 
 def test_nights_in_an_unknown_format_are_refused():
-    sched = _bytes(FILES["sched_rep_arc"]).replace(b"2025-10-20, 2025-10-21", b"20-21 Oct 2025")
+    sched = _bytes(FILES["sched_rep_arc"]).replace(b"2025-09-10, 2025-09-11", b"10-11 Sep 2025")
     with pytest.raises(ParseError, match="nights"):
         eso.parse("sched_rep_arc", sched, URL)
 
@@ -225,14 +259,15 @@ def test_runs_become_planned_or_scheduled(ivoa):
     visitor = plan.loc["093.B-0217(F)"]
     assert visitor["execution_status"] == "Scheduled"
     assert (visitor["category"], visitor["priority"]) == ("Fixed", 2)
-    assert visitor["t_min"] == pytest.approx(mjd_from_iso(["2025-10-20T12:00:00"])[0])
-    assert visitor["t_max"] == pytest.approx(mjd_from_iso(["2025-10-22T12:00:00"])[0])
+    assert visitor["t_min"] == pytest.approx(Time("2025-09-10T12:00:00", scale="utc").mjd)
+    assert visitor["t_max"] == pytest.approx(Time("2025-09-12T12:00:00", scale="utc").mjd)
     assert visitor["t_exptime"] == visitor["t_plan_exptime"] == pytest.approx(2 * 86400.0)
     service = plan.loc["179.B-2002(B)"]
     assert service["execution_status"] == "Planned"
     assert (service["category"], service["priority"]) == ("Other", 0)
-    assert service["t_min"] == pytest.approx(mjd_from_iso(["2025-10-01T12:00:00"])[0])
-    assert service["t_max"] == pytest.approx(mjd_from_iso(["2026-04-01T12:00:00"])[0])
+    # the whole of P115 (1 April - 30 September 2025), noon UT to noon UT
+    assert service["t_min"] == pytest.approx(Time("2025-04-01T12:00:00", scale="utc").mjd)
+    assert service["t_max"] == pytest.approx(Time("2025-10-01T12:00:00", scale="utc").mjd)
     assert service["t_plan_exptime"] == pytest.approx(20 * 3600.0)
     assert np.isnan(service["t_exptime"])
     assert service["x_eso_pi"] == "MINNITI, DANTE"

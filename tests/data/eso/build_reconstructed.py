@@ -3,9 +3,10 @@
 * ``tap_dbo_raw_sgra_reconstructed.vot`` / ``tap_apex_quicklooks_reconstructed.vot``: the real rows
   of the pandas CSV exports, written back as the VOTable a TAP sync query answers (pandas' index
   column dropped; column types as pandas infers them, so ``ob_id`` is an integer as in dbo.raw).
-* ``sched_rep_arc_P116_reconstructed.csv`` / ``.html``: schedule-report records in the wdb
-  ``csv/download`` dialect and in the ``html/display`` dot-padded label layout, built from the real
-  programme ids, PIs, instruments and titles of the recorded files (see PROVENANCE.md).
+* ``sched_rep_arc_*_reconstructed.*``: schedule-report answers in every evidenced layout (wdb CSV,
+  dot-padded labels without colon, ``<th>/<td>`` record table, ``<tr id=N>`` records, tabular mode)
+  and the first reconstruction's colon layout, built from the real programme ids, PIs,
+  instruments and titles of the recorded files (see PROVENANCE.md).
 
 Usage: ``.venv/bin/python tests/data/eso/build_reconstructed.py``
 """
@@ -23,72 +24,150 @@ from astropy.table import Table
 
 HERE = pathlib.Path(__file__).parent
 
-#: (header, label in html/display); labels other than Period and PI/CoI are assumed.
-FIELDS = (
+#: CSV headers: the evidenced html/display labels (id 31384208192) plus the run-id header of the real
+#: vvv wdb CSV (``Run/Program ID``) and ``Nights`` (assumed: no evidence of the nights column).
+CSV_FIELDS = (
+    "Period",
+    "Run/Program ID",
+    "Observing Mode",
+    "Programme Type",
+    "Telescope",
+    "Instrument",
+    "Allocated time",
+    "Nights",
+    "PI/CoI",
+    "Proposal Title",
+)
+#: (csv header, label of the first reconstruction's colon layout): kept as a further accepted variant.
+COLON_FIELDS = (
     ("Period", "Period"),
-    ("Run ID", "Run ID"),
-    ("Obs. Mode", "Obs. Mode"),
-    ("Run Type", "Run Type"),
+    ("Run/Program ID", "Run ID"),
+    ("Observing Mode", "Obs. Mode"),
+    ("Programme Type", "Run Type"),
     ("Telescope", "Telescope"),
     ("Instrument", "Instrument"),
-    ("Time", "Time"),
+    ("Allocated time", "Time"),
     ("Nights", "Nights"),
     ("PI/CoI", "PI/CoI"),
-    ("Title", "Title"),
+    ("Proposal Title", "Title"),
+)
+#: Evidenced dot-padded labels in page order (id 31384208192), padded to 23 characters.
+DOTTED_LABELS = (
+    "Period",
+    "Observing Mode",
+    "Programme Type",
+    "Allocated time",
+    "Telescope",
+    "Instrument",
+    "PI/CoI",
+    "Proposal Title",
+    "Remarks",
+    "Abstract",
+    "Observer",
+    "Raw Files",
+    "Publications",
 )
 
 GC_PI = "GILLESSEN"
+#: PI/CoI strings as dbo.raw's pi_coi gives them (tap_dbo_raw_sgra_pandas.csv).
+G2_PI_COI = "GILLESSEN/ GENZEL/ EISENHAUER/ OTT/ PFUHL/ FRITZ/ BLIND"
+GC_PI_COI = "GILLESSEN/ GENZEL/ EISENHAUER/ OTT/ PFUHL/ PLEWA/ FRITZ"
+G2_TITLE = "WATCHING THE GAS CLOUD G2 DISRUPT AS IT APPROACHES THE MASSIVE BLACK HOLE IN THE GALACTIC CENTRE"
+GC_TITLE = "STELLAR DYNAMICS IN THE CENTRAL ARCSECOND AROUND THE MASSIVE BLACK HOLE IN THE GALACTIC CENTER"
+
+#: The replayed runs (csv answer, pi_coi_name=PI_only so PI/CoI holds the PI).
 RUNS = (
     # Real runs at their own periods (period = id prefix; dbo.raw 'period' column agrees for P91).
-    {"Period": "76", "Run ID": "076.B-0863(A)", "Telescope": "VLTI", "Instrument": "AMBER"},
+    {"Period": "76", "Run/Program ID": "076.B-0863(A)", "Telescope": "VLTI", "Instrument": "AMBER"},
     {
         "Period": "91",
-        "Run ID": "091.B-0088(B)",
-        "Obs. Mode": "Visitor",
+        "Run/Program ID": "091.B-0088(B)",
+        "Observing Mode": "Visitor",
         "Telescope": "UT4",
         "Instrument": "SINFONI",
-        "Time": "2n",
+        "Allocated time": "2n",
         "Nights": "2013-08-26, 2013-08-30",
         "PI/CoI": GC_PI,
-        "Title": "WATCHING THE GAS CLOUD G2 DISRUPT AS IT APPROACHES THE MASSIVE BLACK HOLE IN THE GALACTIC CENTRE",
+        "Proposal Title": G2_TITLE,
     },
     {
         "Period": "95",
-        "Run ID": "095.F-9802(A)",
-        "Run Type": "Normal",
+        "Run/Program ID": "095.F-9802(A)",
+        "Programme Type": "Normal",
         "Telescope": "APEX",
         "Instrument": "APEXHET",
         "PI/CoI": "Ginsburg, A",
-        "Title": "Density and Temperature in The Brick",
+        "Proposal Title": "Density and Temperature in The Brick",
     },
-    # Real programme identities placed in P116 (assumed period, mode, time and nights).
+    # Real programme identities placed in P115 (assumed period, mode, time and nights), around the
+    # 2025-09-05 replay date; P115 (1 Apr - 30 Sep 2025) is the last period with published dates.
     {
-        "Period": "116",
-        "Run ID": "093.B-0217(F)",
-        "Obs. Mode": "Visitor",
+        "Period": "115",
+        "Run/Program ID": "093.B-0217(F)",
+        "Observing Mode": "Visitor",
         "Telescope": "UT4",
         "Instrument": "SINFONI",
-        "Time": "2n",
-        "Nights": "2025-10-20, 2025-10-21",
+        "Allocated time": "2n",
+        "Nights": "2025-09-10, 2025-09-11",
         "PI/CoI": GC_PI,
-        "Title": "STELLAR DYNAMICS IN THE CENTRAL ARCSECOND AROUND THE MASSIVE BLACK HOLE IN THE GALACTIC CENTER",
+        "Proposal Title": GC_TITLE,
     },
     {
-        "Period": "116",
-        "Run ID": "179.B-2002(B)",
-        "Obs. Mode": "Service",
-        "Run Type": "Large",
+        "Period": "115",
+        "Run/Program ID": "179.B-2002(B)",
+        "Observing Mode": "Service",
+        "Programme Type": "Large",
         "Telescope": "VISTA",
         "Instrument": "VIRCAM",
-        "Time": "20h",
+        "Allocated time": "20h",
         "PI/CoI": "MINNITI, DANTE",
     },
 )
 
+#: Single-run html/display answers (query ?wdbo=html/display&progid=<id>): file stem -> record.
+DISPLAY = {
+    "091.B-0088B": {
+        "Period": "91",
+        "Observing Mode": "Visitor",
+        "Allocated time": "2n",
+        "Telescope": "UT4",
+        "Instrument": "SINFONI",
+        "PI/CoI": G2_PI_COI,
+        "Proposal Title": G2_TITLE,
+        "progid": "091.B-0088(B)",
+    },
+    # New run-id format (id 19058544301: a P106 GIRAFFE/FLAMES programme of the Carina Nebula).
+    "106.212B.001": {"Period": "106", "Telescope": "UT2", "Instrument": "FLAMES", "progid": "106.212B.001"},
+}
+#: One-record <th>/<td> answer (id 36951584479): 093.B-0217(F) at its real period (dbo.raw: 93, 'v').
+RECORD_TABLE = {
+    "Period": "93",
+    "Observing Mode": "Visitor",
+    "Telescope": "UT4",
+    "Instrument": "SINFONI",
+    "PI/CoI": GC_PI_COI,
+    "Proposal Title": GC_TITLE,
+}
+#: Runs of the multi-record and tabular answers (real identities, real periods).
+TABLE_RUNS = (
+    {**RUNS[1], "PI/CoI": G2_PI_COI},
+    {
+        **{k: v for k, v in RUNS[3].items() if k not in ("Nights", "Allocated time")},
+        "Period": "93",
+        "PI/CoI": GC_PI_COI,
+    },
+    {"Period": "106", "Run/Program ID": "106.212B.001", "Telescope": "UT2", "Instrument": "FLAMES"},
+)
+
 NOTE = (
     "RECONSTRUCTED by voharvest (tests/data/eso/build_reconstructed.py), not an ESO answer: "
-    "real programme ids, PIs, instruments and titles from recorded ESO files; rows of period 116 "
+    "real programme ids, PIs, instruments and titles from recorded ESO files; rows of period 115 "
     "re-use them with assumed periods, modes, times and nights."
+)
+NOTE_LAYOUT = (
+    "RECONSTRUCTED by voharvest (tests/data/eso/build_reconstructed.py), not an ESO answer: layout "
+    "from sources.md evidence ({ev}); real programme identities from recorded ESO files; values the "
+    "evidence does not give are left empty or marked assumed in PROVENANCE.md."
 )
 
 
@@ -107,36 +186,90 @@ def _csv() -> bytes:
     out.write("\n")
     out.write(f"# {NOTE}\n#\n")
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([h for h, _ in FIELDS])
+    writer.writerow(CSV_FIELDS)
     for run in RUNS:
-        writer.writerow([run.get(h, "") for h, _ in FIELDS])
+        writer.writerow([run.get(h, "") for h in CSV_FIELDS])
     out.write(f"\n# A total of {len(RUNS)} records were found matching the provided criteria.\n#\n")
     return b"\xef\xbb\xbf" + out.getvalue().encode("utf-8")
 
 
-def _html() -> bytes:
+def _page(title: str, note: str, body: str) -> bytes:
+    return (
+        "<!DOCTYPE html>\n<html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title></head>\n<body>\n<!-- {note} -->\n{body}\n</body></html>\n"
+    ).encode()
+
+
+def _colon_html() -> bytes:
     width = 23
     records = []
     for run in RUNS:
         lines = [
             f"<b>{html.escape(label)}{'.' * (width - len(label))}:</b>&nbsp; {html.escape(run.get(h, ''))}"
-            for h, label in FIELDS
+            for h, label in COLON_FIELDS
         ]
         records.append("<pre>\n" + "\n".join(lines) + "\n</pre>")
-    body = "\n<hr>\n".join(records)
-    page = (
-        "<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>ESO Archive Schedule Report</title></head>\n"
-        f"<body>\n<!-- {NOTE} -->\n<h2>Schedule report</h2>\n{body}\n"
-        f"<p>{len(RUNS)} records</p>\n</body></html>\n"
+    body = "<h2>Schedule report</h2>\n" + "\n<hr>\n".join(records) + f"\n<p>{len(RUNS)} records</p>"
+    return _page("ESO Archive Schedule Report", NOTE, body)
+
+
+def _dotted_html(record: dict[str, str]) -> bytes:
+    progid = record["progid"]
+    q = html.escape(progid)
+    links = {
+        "Abstract": f'<a href="/wdb/wdb/eso/abstract/query?progid={q}">Abstract of proposal</a>',
+        "Raw Files": f'<a href="/wdb/wdb/eso/eso_archive_main/query?prog_id={q}">Raw files</a>',
+        "Publications": f'<a href="https://telbib.eso.org/?programid={q}">Publications</a>',
+    }
+    lines = []
+    for label in DOTTED_LABELS:
+        value = links.get(label, html.escape(record.get(label, "")))
+        lines.append(f"{label}{'.' * (23 - len(label))} {value}")
+    body = "<pre>\n" + "\n".join(lines) + "\n</pre>"
+    return _page("ESO Archive Schedule Report", NOTE_LAYOUT.format(ev="id 31384208192"), body)
+
+
+def _record_table_html() -> bytes:
+    rows = "\n".join(
+        f"<tr><th>{html.escape(label)}</th><td>{html.escape(RECORD_TABLE.get(label, ''))}</td></tr>"
+        for label in DOTTED_LABELS[:8]
     )
-    return page.encode("utf-8")
+    body = f'<table id="wdbresults1">\n{rows}\n</table>'
+    return _page("ESO Archive Schedule Report", NOTE_LAYOUT.format(ev="id 36951584479"), body)
+
+
+def _table_html(record_links: bool) -> bytes:
+    headers = [h for h in CSV_FIELDS if h != "Nights"]
+    if record_links:
+        headers = ["Record", *[h for h in headers if h != "Run/Program ID"]]
+    head = "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in headers) + "</tr>"
+    rows = []
+    for i, run in enumerate(TABLE_RUNS, start=1):
+        link = f"/wdb/wdb/eso/sched_rep_arc/query?wdbo=html/display&amp;progid={html.escape(run['Run/Program ID'])}"
+        cells = []
+        for h in headers:
+            if h == "Record":
+                cells.append(f'<td><a href="{link}">{i}</a></td>')
+            elif h == "Run/Program ID":
+                cells.append(f'<td><a href="{link}">{html.escape(run[h])}</a></td>')
+            else:
+                cells.append(f"<td>{html.escape(run.get(h, ''))}</td>")
+        rows.append((f'<tr id="{i}">' if record_links else "<tr>") + "".join(cells) + "</tr>")
+    body = f'<table id="wdbresults1">\n{head}\n' + "\n".join(rows) + "\n</table>"
+    ev = "id 36951584479, rows <tr id=N>" if record_links else "sources.md: force_tabular_mode=on"
+    return _page("ESO Archive Schedule Report", NOTE_LAYOUT.format(ev=ev), body)
 
 
 def main() -> None:
     _votable("tap_dbo_raw_sgra_pandas.csv", "tap_dbo_raw_sgra_reconstructed.vot")
     _votable("tap_apex_quicklooks_pandas.csv", "tap_apex_quicklooks_reconstructed.vot")
-    (HERE / "sched_rep_arc_P116_reconstructed.csv").write_bytes(_csv())
-    (HERE / "sched_rep_arc_P116_reconstructed.html").write_bytes(_html())
+    (HERE / "sched_rep_arc_P115_reconstructed.csv").write_bytes(_csv())
+    (HERE / "sched_rep_arc_P115_colon_labels_reconstructed.html").write_bytes(_colon_html())
+    for stem, record in DISPLAY.items():
+        (HERE / f"sched_rep_arc_display_{stem}_reconstructed.html").write_bytes(_dotted_html(record))
+    (HERE / "sched_rep_arc_record_table_093.B-0217F_reconstructed.html").write_bytes(_record_table_html())
+    (HERE / "sched_rep_arc_table_records_reconstructed.html").write_bytes(_table_html(record_links=True))
+    (HERE / "sched_rep_arc_tabular_reconstructed.html").write_bytes(_table_html(record_links=False))
 
 
 if __name__ == "__main__":
