@@ -83,6 +83,8 @@ DATALINK = TableSpec(
 
 _LINK_COLUMNS = tuple(DATALINK.names)
 _TRAILER_ROW = b"</TR>\n"
+#: Characters that cannot appear in a URI (RFC 3986 section 2): they must be percent-encoded.
+_NOT_URI = r'[\s"<>\\^`{|}]'
 
 
 class DataLinkError(ValueError):
@@ -93,9 +95,9 @@ def check_links(links: pd.DataFrame) -> None:
     """Refuse link rows DataLink forbids, naming the offending rows.
 
     Rules (DataLink 1.1 section 3.2): ``ID`` and ``semantics`` set; exactly one of ``access_url``,
-    ``service_def``, ``error_message`` per row; ``semantics`` a ``#term`` of the core vocabulary
-    (:data:`SEMANTICS`; a custom vocabulary would need full URIs, not used here); no line breaks in
-    values (each link is one TABLEDATA row).
+    ``service_def``, ``error_message`` per row; ``access_url`` an escaped URI (no spaces etc.);
+    ``semantics`` a ``#term`` of the core vocabulary (:data:`SEMANTICS`; a custom vocabulary would need
+    full URIs, not used here); no line breaks in values (each link is one TABLEDATA row).
     """
     missing = [c for c in ("ID", "semantics") if c not in links.columns]
     if missing:
@@ -112,6 +114,13 @@ def check_links(links: pd.DataFrame) -> None:
     if bad.any():
         shown = list(links["semantics"].iloc[_first(bad)[:3]])
         raise DataLinkError(f"link rows {_first(bad)}: semantics {shown} not a '#term' of the DataLink core vocabulary")
+    if "access_url" in links.columns:
+        # RFC 3986: no whitespace, quotes, angle brackets, braces, backslash, caret, backtick or '|' in a
+        # URI; index values (file names, HDU names) must have been escaped (models.hea.url_part).
+        bad = links["access_url"].astype("string").str.contains(_NOT_URI, regex=True).fillna(False)
+        if bad.any():
+            shown = list(links["access_url"][bad.to_numpy(dtype=bool)][:3])
+            raise DataLinkError(f"link rows {_first(bad)}: access_url {shown} is not an escaped URI")
     for c in (c for c in _LINK_COLUMNS if c in links.columns and c != "content_length"):
         bad = links[c].astype("string").str.contains(r"[\r\n]", regex=True).fillna(False).to_numpy(dtype=bool)
         if bad.any():

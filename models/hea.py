@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import string
 from collections.abc import Mapping
+from urllib.parse import quote
 
 import numpy as np
 import numpy.typing as npt
@@ -136,12 +137,57 @@ def _moc_text(lo: np.ndarray, hi: np.ndarray, order: int) -> list[str]:
 # --------------------------------------------------------------------------------------------
 
 
-def expand_template(template: str, fields: Mapping[str, pd.Series]) -> pd.Series:
-    """Fill ``template`` per row from ``fields``, vectorised.
+def url_part(values: pd.Series, part: str) -> pd.Series:
+    """Percent-encode ``values`` for one part of a URL: the one place URLs of index values are escaped.
+
+    Parameters
+    ----------
+    values
+        Text taken from an index (file directory, file name, HDU name), not yet URL-encoded: a ``%``
+        in a file name is a character of the name and becomes ``%25``.
+    part
+        ``"path"``: a relative directory (``/`` separates segments and is kept; leading ``./``, leading
+        and trailing ``/`` and repeated ``/`` are dropped, ``.`` alone is empty); ``"segment"``: one
+        path segment or query value (``/`` escaped too); ``"fragment"``: a URL fragment (HDU names,
+        ``#events``; spaces and every reserved character escaped).
+
+    Returns
+    -------
+    pandas.Series
+        Encoded text (``string`` dtype), NULL where the value is NULL.
+    """
+    text = values.astype("string")
+    if part == "path":
+        text = text.str.strip().str.replace(r"/+", "/", regex=True).str.replace(r"^(?:\./)+|^/|/$", "", regex=True)
+        text = text.mask(text == ".", "")
+        safe = "/"
+    elif part in ("segment", "fragment"):
+        safe = ""
+    else:
+        raise ValueError(f"unknown URL part {part!r} (path, segment, fragment)")
+    # Only values holding a character outside RFC 3986's unreserved set (plus '/' for paths) go through
+    # quote(): real file names never do, so the Python-level call runs on the rare rows that need it.
+    unsafe = text.str.contains(r"[^A-Za-z0-9_.~/-]" if safe else r"[^A-Za-z0-9_.~-]", regex=True).fillna(False)
+    if unsafe.any():
+        text = text.copy()
+        text[unsafe] = [quote(v, safe=safe) for v in text[unsafe]]
+    return text
+
+
+#: The URL part each template field lands in (:func:`url_part`).
+_FIELD_PART = {"file_dir": "path", "file_name": "segment", "hdu_name": "segment"}
+
+
+def expand_template(template: str, fields: Mapping[str, pd.Series], *, fragment: pd.Series | None = None) -> pd.Series:
+    """Fill ``template`` per row from ``fields``, vectorised, escaping and joining correctly.
 
     Supported: ``{obs_id}``, ``{file_dir}``, ``{file_name}``, ``{hdu_name}``; ``{obs_id}`` may carry a
     width spec such as ``{obs_id:06d}`` (zero-padded, as H.E.S.S. file names are). Anything else is
-    refused, so a mistyped template fails loudly instead of producing wrong URLs.
+    refused, so a mistyped template fails loudly instead of producing wrong URLs. Values are
+    percent-encoded by :func:`url_part` (``{file_dir}`` as a relative path, the others as one
+    segment); an empty ``{file_dir}`` followed by ``/`` in the template takes that ``/`` with it, so
+    ``.../{file_dir}/{file_name}`` never gives ``//``. ``fragment`` (e.g. the HDU name) is appended
+    as ``#<encoded fragment>``.
     """
     parts = list(string.Formatter().parse(template))
     names = [name for _, name, _, _ in parts if name is not None]
@@ -157,13 +203,29 @@ def expand_template(template: str, fields: Mapping[str, pd.Series]) -> pd.Series
         raise ValueError(f"URL template {template!r} needs {missing}, which only the hdu-index provides")
     n = len(next(iter(fields.values())))
     out = pd.Series([""] * n, dtype="string")
+    drop_slash = pd.Series(np.zeros(n, dtype=bool))  # previous field was an empty directory
     for literal, name, spec, conversion in parts:
-        out = out + literal
+        if literal.startswith("/"):
+            out = out + pd.Series(np.where(drop_slash, literal[1:], literal), dtype="string")
+        else:
+            out = out + literal
+        drop_slash = pd.Series(np.zeros(n, dtype=bool))
         if name is None:
             continue
         if conversion:
             raise ValueError(f"URL template {template!r}: conversions like '!{conversion}' are not supported")
-        out = out + _format_field(fields[name].reset_index(drop=True), name, spec or "", template)
+        values = fields[name].reset_index(drop=True)
+        if name in _FIELD_PART:
+            if spec:
+                raise ValueError(f"URL template {template!r}: {{{name}}} takes no format spec")
+            piece = url_part(values, _FIELD_PART[name])
+            if name == "file_dir":
+                drop_slash = (piece.fillna("") == "").to_numpy(dtype=bool)
+            out = out + piece
+        else:
+            out = out + _format_field(values, name, spec or "", template)
+    if fragment is not None:
+        out = out + "#" + url_part(fragment.reset_index(drop=True), "fragment")
     return out.astype(object).where(out.notna(), None)
 
 
@@ -422,7 +484,7 @@ def _gadf_links(
     qualifier = hdu_type.map(RESPONSE_TYPES).astype(object)
     qualifier = qualifier.where(hdu_type != "events", EVENT_SUBTYPE).where(lambda q: q.notna(), None)
     hdu_name = rows["HDU_NAME"].astype("string")
-    url = expand_template(template, _file_fields(rows)).astype("string") + "#" + hdu_name
+    url = expand_template(template, _file_fields(rows), fragment=hdu_name).astype("string")
     sid = rows["OBS_ID"].astype("Int64").astype("string")
     description = (
         collection + " observation " + sid + ": " + hdu_type + " HDU '" + hdu_name + "' (GADF class "
@@ -540,21 +602,39 @@ def _replace_all(url: str, pieces: Mapping[str, pd.Series]) -> pd.Series:
     return out
 
 
-def xray_performed_to_obscore(obsplan_performed: pd.DataFrame, *, auth: str | None = None) -> dict[str, pd.DataFrame]:
-    """ObsCore ``event`` rows + obscore_hea rows for performed NuSTAR, XMM-Newton and INTEGRAL observations.
+def xray_performed_to_obscore(
+    obsplan_performed: pd.DataFrame,
+    *,
+    auth: str | None = None,
+    archives: Mapping[str, Mapping[str, object]] = XRAY_ARCHIVES,
+) -> dict[str, pd.DataFrame]:
+    """ObsCore ``event`` rows + obscore_hea rows for performed observations of the missions in ``archives``.
 
-    Takes ObsLocTAP frames (``models.tables.obsplan`` columns); only ``Performed`` rows of the three
-    missions are used (others are skipped: they have no event list yet). Band, field of view,
-    footprint and times come from the obsplan row, so both tables describe the same observation;
-    ``energy_min``/``energy_max`` (eV) are ``hc/em_max``/``hc/em_min``.
+    Parameters
+    ----------
+    obsplan_performed
+        ObsLocTAP frames (``models.tables.obsplan`` columns); only ``Performed`` rows of a facility in
+        ``archives`` are used (others are skipped: they have no event list yet). Band, field of view,
+        footprint and times come from the obsplan row, so both tables describe the same observation;
+        ``energy_min``/``energy_max`` (eV) are ``hc/em_max``/``hc/em_min``.
+    auth
+        Authority of ``obs_publisher_did``.
+    archives
+        ``facility_name`` -> archive description (keys ``pattern``, ``url`` with ``{id}``, ``{id1_3}``,
+        ``{id0}``, ``{rev}``, ``format``, ``calib_level``). The archive layouts belong to the sources
+        that know them; the default :data:`XRAY_ARCHIVES` is kept until they provide theirs.
+
+    Returns
+    -------
+    dict
+        ``obscore`` and ``obscore_hea`` frames.
     """
     needed = {"obs_id", "facility_name", "execution_status", "t_min", "t_max", "em_min", "em_max"}
     missing = sorted(needed - set(obsplan_performed.columns))
     if missing:
         raise KeyError(f"obsplan frame lacks {missing}; columns found: {list(obsplan_performed.columns)}")
     rows = obsplan_performed[
-        (obsplan_performed["execution_status"] == "Performed")
-        & obsplan_performed["facility_name"].isin(list(XRAY_ARCHIVES))
+        (obsplan_performed["execution_status"] == "Performed") & obsplan_performed["facility_name"].isin(list(archives))
     ].reset_index(drop=True)
     n = len(rows)
     collection = (
@@ -565,7 +645,7 @@ def xray_performed_to_obscore(obsplan_performed: pd.DataFrame, *, auth: str | No
     url = np.full(n, None, dtype=object)
     fmt = np.full(n, None, dtype=object)
     calib = np.zeros(n, dtype=np.int64)
-    for facility, archive in XRAY_ARCHIVES.items():  # three missions, not rows
+    for facility, archive in archives.items():  # one per mission, not per row
         sel = (rows["facility_name"] == facility).to_numpy()
         if sel.any():
             url[sel] = _archive_url(rows.loc[sel, "obs_id"], archive).to_numpy(dtype=object)

@@ -9,15 +9,31 @@ Parsed frames keep GADF column names with values in GADF's canonical units (time
 deg, energies in TeV, converted from each column's TUNIT), and carry the time reference as
 columns (``MJDREFI``, ``MJDREFF``, ``TIMESYS``, ``TIMEREF``) so it survives any frame store; the
 full header is also in ``frame.attrs["header"]``.
+
+Rules decided here (issue 11):
+
+* Times: TSTART/TSTOP are elapsed SI seconds since MJDREF in TIMESYS; :func:`models.timeutil.mjd_from_met`
+  converts them (leap seconds after a UTC reference counted). Values outside 1950..2100, the facility's
+  window or after the as-of time are :class:`ParseError` naming file, row and column.
+* Time reference precedence for ``import-gadf`` (:data:`REFERENCE_PRECEDENCE`): ``--mjdref/--timesys``
+  > obs-index header > hdu-index header > events/GTI headers of the referenced files; the one used and
+  what every place held go to ``provenance.json``.
+* Drift scans (HAWC) without TSTART and TSTOP are imported with NULL ``t_min``/``t_max``/``t_intervals``
+  (nullable in ObsCore 1.1) and the provenance says so; an index with only one of the two is refused.
+* FITS character columns are decoded strictly as UTF-8 (ASCII by the FITS standard): see
+  :func:`_decode_strings`. URLs are built by :func:`models.hea.expand_template` (escaping and joining).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import gzip
+import hashlib
 import inspect
 import io
 import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,10 +43,13 @@ from astropy.io import fits
 from astropy.table import Table
 
 from models.arrow import conform, empty_frame
+from models.coords import check_dec, wrap_ra
 from models.datalink import datalink_documents
+from models.errors import ValueParseError
 from models.hea import gadf_to_ivoa
 from models.tables import OBSCORE, OBSCORE_HEA, OBSPLAN
-from scrapers.base import ParseError, Request, Source
+from models.timeutil import SCALES, mjd_from_datetime, mjd_from_met
+from scrapers.base import ParseError, Request, Source, value_error
 
 SOURCE_NAME = "hess_dl3_dr1"
 _IMPORT_SOURCE = "gadf"
@@ -60,7 +79,7 @@ CANONICAL_UNITS = {
 #: Time columns: seconds since MJDREF, unit from TUNIT or the TIMEUNIT header (GADF default 's').
 TIME_COLUMNS = ("TSTART", "TSTOP", "TMID", "EVENT_TIME_MIN", "EVENT_TIME_MAX")
 _INDEX_NAMES = {"obs": ("obs-index", "obs_index"), "hdu": ("hdu-index", "hdu_index")}
-_FITS_SUFFIXES = (".fits.gz", ".fits", ".fit.gz", ".fits.fz")
+_FITS_SUFFIXES = (".fits.gz", ".fits", ".fit.gz", ".fit", ".fits.fz")
 
 
 # --------------------------------------------------------------------------------------------
@@ -79,11 +98,18 @@ def _open_fits(content: bytes, url: str, source: str) -> fits.HDUList:
         snippet = data[:80].decode("latin-1", "replace")
         raise ParseError(source, url, f"expected a FITS file, got {snippet!r}")
     try:
-        hdul = fits.open(io.BytesIO(data), memmap=False)
-        hdul.verify("silentfix")
-        return hdul
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            hdul = fits.open(io.BytesIO(data), memmap=False, lazy_load_hdus=False)
+            hdul.verify("silentfix")
+            for hdu in hdul:
+                _ = hdu.data  # read now: a short file must fail here, not give rows of padding
     except Exception as exc:  # astropy raises many types for broken FITS
         raise ParseError(source, url, f"unreadable FITS: {exc}") from exc
+    truncated = [str(w.message) for w in caught if "truncated" in str(w.message)]
+    if truncated:
+        raise ParseError(source, url, f"truncated FITS file: {truncated[0]}")
+    return hdul
 
 
 def _index_hdu(hdul: fits.HDUList, extname: str, clas2: str, url: str, source: str) -> fits.BinTableHDU:
@@ -100,6 +126,38 @@ def _index_hdu(hdul: fits.HDUList, extname: str, clas2: str, url: str, source: s
         return tables[0]
     names = [str(h.header.get("EXTNAME", f"#{i}")) for i, h in enumerate(hdul)]
     raise ParseError(source, url, f"no {extname} table (EXTNAME or HDUCLAS2={clas2!r}); HDUs found: {names}")
+
+
+def _decode_strings(raw: np.ndarray, name: str, url: str, source: str) -> np.ndarray:
+    """FITS character cells -> stripped ``str``, strictly (never a silent replacement character).
+
+    FITS 4.0 (section 7.3.3.1) allows only ASCII text in character columns and declares no charset,
+    so :func:`scrapers.text.decode` (BOM, HTTP charset, XML declaration: document-level evidence)
+    has nothing to go on here. The cells are decoded as UTF-8, a superset of ASCII: every conforming
+    file gives the same text as an ASCII decoder, and a writer that put UTF-8 names in (outside the
+    standard, but seen) keeps them right. Anything else is a :class:`ParseError` naming file, row and
+    column, vectorised: only the rows holding a byte >= 0x80 are looked at one by one, and only when
+    decoding failed.
+    """
+    arr = np.asarray(raw)
+    try:
+        return np.char.strip(np.char.decode(arr, "utf-8", "strict"))
+    except UnicodeDecodeError:
+        width = arr.dtype.itemsize
+        high = (arr.view(np.uint8).reshape(len(arr), width) >= 0x80).any(axis=1) if width else np.zeros(len(arr), bool)
+        for row in np.flatnonzero(high):  # error path only
+            try:
+                bytes(arr[row]).decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise ParseError(
+                    source,
+                    url,
+                    f"character cell is neither ASCII (FITS) nor UTF-8: byte 0x{bytes(arr[row])[exc.start]:02x} "
+                    f"at offset {exc.start} of {bytes(arr[row])!r}",
+                    row=int(row),
+                    column=name,
+                ) from None
+        raise
 
 
 def _read_table(hdu: fits.BinTableHDU, url: str, source: str, required: tuple[str, ...]) -> tuple[pd.DataFrame, dict]:
@@ -125,29 +183,34 @@ def _read_table(hdu: fits.BinTableHDU, url: str, source: str, required: tuple[st
             units[name] = str(col.unit)
             col.unit = None
         if col.dtype.kind == "S":
-            table[name] = np.char.strip(np.char.decode(np.asarray(col), "utf-8", "replace"))
+            table[name] = _decode_strings(np.asarray(col), name, url, source)
     frame = table.to_pandas()
     frame.attrs.update({"url": url, "header": header, "units": units})
     return frame, header
 
 
 def _convert_units(frame: pd.DataFrame, header: dict, url: str, source: str) -> None:
-    """Bring quantity columns to GADF's canonical units, in place (refusing unknown units)."""
+    """Bring quantity columns to GADF's canonical units, in place (refusing unknown units and text)."""
     units = frame.attrs["units"]
     timeunit = str(header.get("TIMEUNIT", "s")).strip() or "s"
     targets = dict(CANONICAL_UNITS) | dict.fromkeys(TIME_COLUMNS, u.s)
     for name, target in targets.items():
         if name not in frame.columns:
             continue
+        try:
+            values = pd.to_numeric(frame[name], errors="raise").astype("float64")
+        except (ValueError, TypeError) as exc:
+            raise ParseError(source, url, f"not a number: {exc}", column=name) from exc
         given = units.get(name) or (timeunit if name in TIME_COLUMNS else None)
         if not given or given == str(target):
-            frame[name] = pd.to_numeric(frame[name], errors="raise").astype("float64")
+            frame[name] = values
             continue
         try:
             factor = u.Unit(given).to(target)
         except (ValueError, u.UnitConversionError) as exc:
             raise ParseError(source, url, f"unit {given!r} cannot be converted to {target}", column=name) from exc
-        frame[name] = frame[name].astype("float64") * factor
+        with np.errstate(over="ignore", invalid="ignore"):
+            frame[name] = values * factor
 
 
 def _check_finite(frame: pd.DataFrame, columns: tuple[str, ...], url: str, source: str) -> None:
@@ -165,60 +228,398 @@ def _check_finite(frame: pd.DataFrame, columns: tuple[str, ...], url: str, sourc
             )
 
 
-def parse_obs_index(content: bytes, url: str, *, source: str = _IMPORT_SOURCE) -> pd.DataFrame:
-    """GADF observation index (FITS, gzip or not) -> one row per observation.
+def _int_column(frame: pd.DataFrame, name: str, url: str, source: str, *, minimum: int | None = 0) -> pd.Series:
+    """An integer column as ``Int64`` (NaN -> NULL); fractions, inf, overflow or values < ``minimum`` refused."""
+    try:
+        values = pd.to_numeric(frame[name], errors="raise").to_numpy(dtype="float64", na_value=np.nan)
+    except (ValueError, TypeError) as exc:
+        raise ParseError(source, url, f"not an integer: {exc}", column=name) from exc
+    with np.errstate(invalid="ignore"):
+        bad = np.isinf(values) | (np.abs(values) >= 2.0**63) | (values != np.round(values))
+        if minimum is not None:
+            bad |= values < minimum
+    bad &= ~np.isnan(values)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        rule = "an integer" if minimum is None else f"an integer >= {minimum}"
+        raise ParseError(source, url, f"not {rule} (got {frame[name].iloc[row]!r})", row=row, column=name)
+    if pd.api.types.is_integer_dtype(frame[name].dtype):
+        return frame[name].astype("Int64")
+    missing = np.isnan(values)
+    out = pd.array(np.where(missing, 0, values).astype("int64"), dtype="Int64")
+    out[missing] = pd.NA
+    return pd.Series(out, index=frame.index)
 
-    Raises :class:`ParseError` naming the file when a required column (:data:`OBS_REQUIRED`) or
-    the time reference (MJDREFI+MJDREFF or MJDREF, and TIMESYS: GADF gives no default) is missing,
-    when a required value is not finite, an OBS_ID repeats, or TSTOP precedes TSTART.
+
+# --------------------------------------------------------------------------------------------
+# Time reference
+# --------------------------------------------------------------------------------------------
+
+#: Where the importer looks for the time reference, highest precedence first (see
+#: :func:`resolve_reference`).
+REFERENCE_PRECEDENCE = (
+    "option (--mjdref/--timesys)",
+    "obs-index header",
+    "hdu-index header",
+    "events/GTI HDU header of the referenced files",
+)
+
+
+@dataclass(frozen=True)
+class TimeReference:
+    """The reference TSTART/TSTOP count from: MJD ``mjdref_i + mjdref_f`` in ``timesys``.
+
+    ``origin`` says where it was found (an option, a header and its file), for the provenance.
     """
+
+    mjdref_i: float
+    mjdref_f: float
+    timesys: str
+    origin: str
+    timeref: str = "LOCAL"
+
+    @property
+    def mjdref(self) -> float:
+        """MJDREFI + MJDREFF (float64: ~1 microsecond near MJD 60000)."""
+        return self.mjdref_i + self.mjdref_f
+
+    def describe(self) -> str:
+        """One line for messages and provenance."""
+        return f"MJDREF {self.mjdref_i:.0f} + {self.mjdref_f!r} d in {self.timesys} (from {self.origin})"
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready form (provenance.json)."""
+        return {
+            "mjdrefi": self.mjdref_i,
+            "mjdreff": self.mjdref_f,
+            "mjdref": self.mjdref,
+            "timesys": self.timesys,
+            "timeref": self.timeref,
+            "origin": self.origin,
+        }
+
+
+def reference_option(mjdref: float | None, timesys: str | None, where: str) -> TimeReference | None:
+    """The explicit reference of ``--mjdref MJD --timesys SCALE`` (both or neither).
+
+    Raises
+    ------
+    ParseError
+        Only one of the two given, a non-finite MJD or an unknown scale.
+    """
+    if mjdref is None and timesys is None:
+        return None
+    if mjdref is None or timesys is None:
+        raise ParseError(_IMPORT_SOURCE, where, "--mjdref and --timesys go together (a reference needs both)")
+    if not np.isfinite(mjdref):
+        raise ParseError(_IMPORT_SOURCE, where, f"--mjdref {mjdref!r} is not a finite MJD")
+    scale = _scale(timesys, "--timesys", where, _IMPORT_SOURCE)
+    whole = float(np.floor(mjdref))
+    return TimeReference(whole, float(mjdref) - whole, scale, "option --mjdref/--timesys")
+
+
+def _scale(text: object, what: str, where: str, source: str, column: str | None = None) -> str:
+    scale = str(text).strip().upper()
+    if scale.lower() not in SCALES:
+        known = ", ".join(s.upper() for s in SCALES)
+        message = f"{what} {scale!r} is not a time scale astropy knows ({known})"
+        raise ParseError(source, where, message, column=column)
+    return scale
+
+
+def header_reference(
+    header: Mapping[str, object], origin: str, url: str, *, source: str = _IMPORT_SOURCE
+) -> dict[str, object]:
+    """The time-reference keywords of one header: ``{"mjdref": (i, f) | None, "timesys": str | None, ...}``.
+
+    MJDREFI (+ MJDREFF, default 0) wins over MJDREF, as in the FITS standard. Values that are present
+    but unusable (not numbers, not finite, unknown scale) are errors naming the file ``url``, the
+    place ``origin`` and the keyword (as the error's column).
+    """
+    found: dict[str, object] = {"origin": origin, "mjdref": None, "timesys": None, "timeref": None}
+    key = "MJDREFI" if "MJDREFI" in header else "MJDREF"
+    try:
+        if "MJDREFI" in header:
+            parts = (float(header["MJDREFI"]), float(header.get("MJDREFF", 0.0)))  # type: ignore[arg-type]
+        elif "MJDREF" in header:
+            whole = float(np.floor(float(header["MJDREF"])))  # type: ignore[arg-type]
+            parts = (whole, float(header["MJDREF"]) - whole)  # type: ignore[arg-type]
+        else:
+            parts = None
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ParseError(source, url, f"{origin}: MJDREFI/MJDREFF/MJDREF not numbers: {exc}", column=key) from exc
+    if parts is not None and not all(np.isfinite(parts)):
+        raise ParseError(source, url, f"{origin}: MJDREFI/MJDREFF/MJDREF not finite: {parts}", column=key)
+    found["mjdref"] = parts
+    if str(header.get("TIMESYS", "")).strip():
+        found["timesys"] = _scale(header["TIMESYS"], f"{origin}: TIMESYS", url, source, "TIMESYS")
+    if str(header.get("TIMEREF", "")).strip():
+        found["timeref"] = str(header["TIMEREF"]).strip().upper()
+    return found
+
+
+def resolve_reference(places: list[dict[str, object]], where: str, *, source: str = _IMPORT_SOURCE) -> TimeReference:
+    """The first complete reference (MJDREF and TIMESYS in one place) among ``places``, in order.
+
+    Half a reference in a place of higher precedence (e.g. an obs-index with TIMESYS but no MJDREF)
+    must agree with the one chosen: keywords are never mixed across files that contradict each other.
+
+    Raises
+    ------
+    ParseError
+        No place has both, or a higher place contradicts the one chosen; the message lists what was
+        found where and the way out (``--mjdref MJD --timesys SCALE``).
+    """
+    for k, place in enumerate(places):
+        if place["mjdref"] is None or place["timesys"] is None:
+            continue
+        i, f = place["mjdref"]  # type: ignore[misc]
+        for higher in places[:k]:
+            clash = []
+            if higher["timesys"] is not None and higher["timesys"] != place["timesys"]:
+                clash.append(f"TIMESYS {higher['timesys']}")
+            if higher["mjdref"] is not None and abs(sum(higher["mjdref"]) - (i + f)) > 1e-9:  # type: ignore[arg-type]
+                clash.append(f"MJDREF {sum(higher['mjdref'])!r}")  # type: ignore[arg-type]
+            if clash:
+                raise ParseError(
+                    source,
+                    where,
+                    f"{higher['origin']} has {' and '.join(clash)} but no complete reference, and {place['origin']} "
+                    f"says MJDREF {i + f!r} {place['timesys']}: give --mjdref MJD --timesys SCALE",
+                )
+        timeref = next((p["timeref"] for p in places[: k + 1] if p["timeref"]), "LOCAL")
+        return TimeReference(float(i), float(f), str(place["timesys"]), str(place["origin"]), str(timeref))
+    seen = "; ".join(
+        f"{p['origin']}: "
+        + (", ".join(x for x in ("MJDREF" if p["mjdref"] else "", "TIMESYS" if p["timesys"] else "") if x) or "none")
+        for p in places
+    )
+    raise ParseError(
+        source,
+        where,
+        "no time reference (MJDREFI/MJDREFF or MJDREF, and TIMESYS: GADF gives no default) "
+        f"in one place; found {seen}; give --mjdref MJD --timesys SCALE",
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Index tables
+# --------------------------------------------------------------------------------------------
+
+
+def _load_obs(content: bytes, url: str, source: str) -> tuple[pd.DataFrame, dict, bool]:
+    """obs-index frame (units converted), its header, and whether it has times (TSTART/TSTOP)."""
     hdul = _open_fits(content, url, source)
     hdu = _index_hdu(hdul, "OBS_INDEX", "OBS", url, source)
-    frame, header = _read_table(hdu, url, source, OBS_REQUIRED)
-    found = list(frame.columns)
-    if "MJDREFI" in header:
-        mjdref_i, mjdref_f = float(header["MJDREFI"]), float(header.get("MJDREFF", 0.0))
-    elif "MJDREF" in header:
-        mjdref_i, mjdref_f = float(np.floor(header["MJDREF"])), float(header["MJDREF"] - np.floor(header["MJDREF"]))
-    else:
-        raise ParseError(source, url, "header has no MJDREFI/MJDREFF or MJDREF (GADF: no default)", found=found)
-    timesys = str(header.get("TIMESYS", "")).strip()
-    if not timesys:
-        raise ParseError(source, url, "header has no TIMESYS (GADF: no default)", found=found)
-    if timesys.lower() not in ("tt", "utc", "tai", "tdb", "tcb", "tcg", "ut1"):
-        raise ParseError(source, url, f"TIMESYS {timesys!r} is not a time scale astropy knows", found=found)
+    names = {str(n).strip().upper() for n in hdu.columns.names}
+    timed = bool({"TSTART", "TSTOP"} & names)
+    required = OBS_REQUIRED if timed else tuple(c for c in OBS_REQUIRED if c not in ("TSTART", "TSTOP"))
+    frame, header = _read_table(hdu, url, source, required)
     _convert_units(frame, header, url, source)
-    _check_finite(frame, ("OBS_ID", "TSTART", "TSTOP", "RA_PNT", "DEC_PNT"), url, source)
-    frame["OBS_ID"] = frame["OBS_ID"].astype("Int64")
+    return frame, header, timed
+
+
+def parse_obs_index(
+    content: bytes, url: str, *, source: str = _IMPORT_SOURCE, reference: TimeReference | None = None
+) -> pd.DataFrame:
+    """GADF observation index (FITS, gzip or not) -> one row per observation, values checked.
+
+    Parameters
+    ----------
+    content, url
+        The file's bytes and where they came from (named in every error).
+    source
+        Source name for errors (``gadf`` for imports, ``hess_dl3_dr1`` for the harvest source).
+    reference
+        The time reference to use (the importer's resolved one, :func:`resolve_reference`); by
+        default the obs-index header's own MJDREFI+MJDREFF (or MJDREF) and TIMESYS.
+
+    Returns
+    -------
+    pandas.DataFrame
+        GADF columns in canonical units, with the reference as columns ``MJDREFI``, ``MJDREFF``,
+        ``TIMESYS``, ``TIMEREF``. A drift-scan index without TSTART and TSTOP (HAWC) gives NaN
+        times (published as NULL ``t_min``/``t_max``: ObsCore allows it) and needs no reference.
+
+    Raises
+    ------
+    ParseError
+        Naming the file, and where known the row (0-based) and column: a required column
+        (:data:`OBS_REQUIRED`) or the time reference missing, a required value not finite, times
+        outside 1950..2100 UTC, RA outside [0, 360] / Dec outside [-90, 90], an OBS_ID repeating,
+        TSTOP before TSTART, SAFE_ENERGY_LO above SAFE_ENERGY_HI, negative or infinite exposure,
+        LIVETIME longer than TSTOP - TSTART.
+    """
+    frame, header, timed = _load_obs(content, url, source)
+    if reference is None and timed:
+        reference = resolve_reference(
+            [header_reference(header, f"obs-index header {url}", url, source=source)], url, source=source
+        )
+    return _check_obs(frame, reference, timed, url, source)
+
+
+def _check_obs(
+    frame: pd.DataFrame, reference: TimeReference | None, timed: bool, url: str, source: str
+) -> pd.DataFrame:
+    found = list(frame.columns)
+    _check_finite(frame, ("OBS_ID", "RA_PNT", "DEC_PNT") + (("TSTART", "TSTOP") if timed else ()), url, source)
+    frame["OBS_ID"] = _int_column(frame, "OBS_ID", url, source, minimum=None)
     dup = np.flatnonzero(frame["OBS_ID"].duplicated().to_numpy())
     if dup.size:
         raise ParseError(
             source, url, f"OBS_ID {frame['OBS_ID'].iloc[dup[0]]} repeats", row=int(dup[0]), column="OBS_ID"
         )
-    back = np.flatnonzero((frame["TSTOP"] < frame["TSTART"]).to_numpy())
-    if back.size:
-        raise ParseError(source, url, "TSTOP before TSTART", row=int(back[0]), column="TSTOP")
+    for name, check in (("RA_PNT", wrap_ra), ("DEC_PNT", check_dec), ("RA_OBJ", wrap_ra), ("DEC_OBJ", check_dec)):
+        if name in frame.columns:
+            try:
+                frame[name] = check(frame[name].to_numpy(dtype="float64"))
+            except ValueParseError as exc:
+                raise value_error(exc, source=source, url=url, column=name, found=found) from exc
+    if timed:
+        assert reference is not None
+        for name in ("TSTART", "TSTOP"):
+            try:
+                mjd_from_met(
+                    frame[name].to_numpy(dtype="float64"), reference.mjdref_i, reference.timesys, reference.mjdref_f
+                )
+            except ValueParseError as exc:
+                raise value_error(exc, source=source, url=url, column=name, found=found) from exc
+        back = np.flatnonzero((frame["TSTOP"] < frame["TSTART"]).to_numpy())
+        if back.size:
+            raise ParseError(source, url, "TSTOP before TSTART", row=int(back[0]), column="TSTOP")
+    else:
+        frame["TSTART"] = np.nan
+        frame["TSTOP"] = np.nan
+    _check_exposure(frame, timed, url, source)
+    _check_energies(frame, url, source)
     for name in ("EVENT_COUNT", "N_TELS", "QUALITY"):
         if name in frame.columns:
-            frame[name] = pd.to_numeric(frame[name], errors="raise").astype("Int64")
+            frame[name] = _int_column(frame, name, url, source, minimum=None if name == "QUALITY" else 0)
+    if reference is None:
+        return frame.assign(MJDREFI=np.nan, MJDREFF=np.nan, TIMESYS=None, TIMEREF=None)
     return frame.assign(
-        MJDREFI=mjdref_i,
-        MJDREFF=mjdref_f,
-        TIMESYS=timesys.upper(),
-        TIMEREF=str(header.get("TIMEREF", "LOCAL")).strip().upper() or "LOCAL",
+        MJDREFI=reference.mjdref_i,
+        MJDREFF=reference.mjdref_f,
+        TIMESYS=reference.timesys,
+        TIMEREF=reference.timeref,
     )
+
+
+def _check_exposure(frame: pd.DataFrame, timed: bool, url: str, source: str) -> None:
+    """ONTIME/LIVETIME finite and >= 0 where given, DEADC in [0, 1], LIVETIME <= TSTOP - TSTART + 1 s."""
+    limits = {"ONTIME": (0.0, np.inf), "LIVETIME": (0.0, np.inf), "DEADC": (0.0, 1.0)}
+    for name, (lo, hi) in limits.items():
+        if name not in frame.columns:
+            continue
+        values = frame[name].to_numpy(dtype="float64")
+        with np.errstate(invalid="ignore"):
+            bad = np.isinf(values) | (values < lo) | (values > hi)
+            if timed and name in ("ONTIME", "LIVETIME"):
+                # 1 s: index values are rounded (DR1 ONTIME is whole seconds of float32).
+                bad |= values > (frame["TSTOP"] - frame["TSTART"]).to_numpy(dtype="float64") + 1.0
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            rule = f"in [{lo}, {hi}]" if name == "DEADC" else "finite, >= 0 and <= TSTOP - TSTART"
+            raise ParseError(source, url, f"must be {rule} (got {values[row]!r})", row=row, column=name)
+
+
+def _check_energies(frame: pd.DataFrame, url: str, source: str) -> None:
+    """SAFE_ENERGY_LO <= SAFE_ENERGY_HI where both are usable (finite and > 0; others become NULL later)."""
+    if not {"SAFE_ENERGY_LO", "SAFE_ENERGY_HI"} <= set(frame.columns):
+        return
+    lo = frame["SAFE_ENERGY_LO"].to_numpy(dtype="float64")
+    hi = frame["SAFE_ENERGY_HI"].to_numpy(dtype="float64")
+    with np.errstate(invalid="ignore"):
+        bad = np.isfinite(lo) & np.isfinite(hi) & (lo > 0) & (hi > 0) & (lo > hi)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise ParseError(
+            source,
+            url,
+            f"SAFE_ENERGY_LO {lo[row]!r} above SAFE_ENERGY_HI {hi[row]!r}",
+            row=row,
+            column="SAFE_ENERGY_HI",
+        )
+
+
+def check_facility(
+    obs: pd.DataFrame, facility: str | None, instrument: str | None, as_of_mjd: float, url: str, source: str
+) -> None:
+    """Refuse rows the facility cannot have (:mod:`models.facilities`), naming row and column.
+
+    The same facts :func:`models.validate.validate` checks (its plausibility rules), caught here so a
+    broken index is a :class:`ParseError` naming the file, row and column instead of a published row
+    failing a blocking check: TSTART/TSTOP inside the facility's operating window and not after
+    ``as_of_mjd`` (the rows describe data that exist), SAFE_ENERGY_LO/HI inside the instrument's
+    band. A facility not in the registry (or none) gets only the as-of rule.
+
+    Parameters
+    ----------
+    obs
+        Frame of :func:`parse_obs_index`.
+    facility, instrument
+        ``facility_name`` / ``instrument_name`` the rows will be published with.
+    as_of_mjd
+        UTC MJD the rows were known at (harvest as-of time; the current time for an import).
+    url, source
+        For the errors.
+    """
+    from models.facilities import BAND_RTOL, FACILITIES, instrument_bands
+    from models.hea import gadf_times
+    from models.units import energy_band_to_em
+
+    facts = FACILITIES.get(facility) if facility is not None else None
+    lo, hi = (facts.start_mjd, facts.end_mjd) if facts is not None else (-np.inf, np.inf)
+    t_min, t_max = gadf_times(obs)
+    window = f"{facts.name} operating window" if facts is not None else "past"
+    for name, values in (("TSTART", t_min), ("TSTOP", t_max)):
+        with np.errstate(invalid="ignore"):
+            bad = (values < lo) | (values > min(hi, as_of_mjd))
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise ParseError(
+                source,
+                url,
+                f"time MJD {values[row]:.6f} UTC outside the {window} (MJD {lo:.1f} .. {min(hi, as_of_mjd):.1f})",
+                row=row,
+                column=name,
+            )
+    if facts is None or not {"SAFE_ENERGY_LO", "SAFE_ENERGY_HI"} <= set(obs.columns):
+        return
+    e_lo = obs["SAFE_ENERGY_LO"].to_numpy(dtype="float64") * 1e12
+    e_hi = obs["SAFE_ENERGY_HI"].to_numpy(dtype="float64") * 1e12
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        usable = np.isfinite(e_lo) & np.isfinite(e_hi) & (e_lo > 0) & (e_hi > 0)
+        em_min, em_max = energy_band_to_em(e_lo, e_hi)
+        inside = np.zeros(len(obs), dtype=bool)
+        for b_lo, b_hi in instrument_bands(facts, instrument):  # a few bands, not rows
+            inside |= (em_min >= b_lo * (1 - BAND_RTOL)) & (em_max <= b_hi * (1 + BAND_RTOL))
+    bad = usable & ~inside
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        bands = instrument_bands(facts, instrument)
+        too_high = em_min[row] < min(b for b, _ in bands) * (1 - BAND_RTOL)  # short wavelength: high energy
+        column = "SAFE_ENERGY_HI" if too_high else "SAFE_ENERGY_LO"
+        raise ParseError(
+            source,
+            url,
+            f"SAFE_ENERGY_LO..HI {e_lo[row] / 1e12!r}..{e_hi[row] / 1e12!r} TeV outside the {facts.name} band",
+            row=row,
+            column=column,
+        )
 
 
 def parse_hdu_index(content: bytes, url: str, *, source: str = _IMPORT_SOURCE) -> pd.DataFrame:
     """GADF HDU index (FITS, gzip or not) -> one row per HDU; HDU_TYPE lower-cased.
 
-    ``BASE_DIR`` (header, optional) is kept as a column; ``SIZE`` (bytes) is optional.
+    ``BASE_DIR`` (header, optional) is kept as a column; ``SIZE`` (bytes) is optional. The header is in
+    ``frame.attrs["header"]`` (the importer looks for a time reference there).
     """
     hdul = _open_fits(content, url, source)
     hdu = _index_hdu(hdul, "HDU_INDEX", "HDU", url, source)
     frame, header = _read_table(hdu, url, source, HDU_REQUIRED)
     _check_finite(frame, ("OBS_ID",), url, source)
-    frame["OBS_ID"] = frame["OBS_ID"].astype("Int64")
+    frame["OBS_ID"] = _int_column(frame, "OBS_ID", url, source, minimum=None)
     for name in ("HDU_TYPE", "HDU_CLASS", "FILE_DIR", "FILE_NAME", "HDU_NAME"):
         text = frame[name].astype("string").str.strip()
         if name in ("HDU_TYPE", "HDU_CLASS", "FILE_NAME", "HDU_NAME"):
@@ -228,9 +629,11 @@ def parse_hdu_index(content: bytes, url: str, *, source: str = _IMPORT_SOURCE) -
         frame[name] = text
     frame["HDU_TYPE"] = frame["HDU_TYPE"].str.lower()
     if "SIZE" in frame.columns:
-        frame["SIZE"] = pd.to_numeric(frame["SIZE"], errors="raise").astype("Int64")
+        frame["SIZE"] = _int_column(frame, "SIZE", url, source)
     base = str(header.get("BASE_DIR", "")).strip()
-    return frame.assign(BASE_DIR=base or None)
+    out = frame.assign(BASE_DIR=base or None)
+    out.attrs["header"] = header
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -238,23 +641,96 @@ def parse_hdu_index(content: bytes, url: str, *, source: str = _IMPORT_SOURCE) -
 # --------------------------------------------------------------------------------------------
 
 
+class ImportResult(dict):
+    """``import_directory``'s frames by name (``obscore``, ``obscore_hea``, ``datalink``) plus ``provenance``.
+
+    A ``dict`` so callers index it as before; ``provenance`` (JSON-ready) says which files were read,
+    which time reference was used and where it was found; :func:`write_import` writes it.
+    """
+
+    provenance: dict[str, object]
+
+
 def find_index(index_dir: Path, kind: str) -> Path | None:
-    """``obs-index.fits[.gz]`` / ``hdu-index.fits[.gz]`` (or ``_`` spelling) in ``index_dir``."""
-    for stem in _INDEX_NAMES[kind]:
-        for suffix in _FITS_SUFFIXES:
-            path = index_dir / f"{stem}{suffix}"
-            if path.is_file():
-                return path
-    return None
+    """The obs-/hdu-index file of ``index_dir``: ``obs-index*.fits[.gz]`` (or ``_``, ``.fit``, ``.fits.fz``).
+
+    Release names vary (``obs-index.fits.gz``, ``obs-index-hess-dl3-dr3.fits.gz``); the match ignores
+    case. More than one match is ambiguous and refused (naming them) rather than picked silently.
+    """
+    stems = _INDEX_NAMES[kind]
+    hits = sorted(
+        p
+        for p in Path(index_dir).iterdir()
+        if p.is_file()
+        and any(p.name.lower().startswith(stem) for stem in stems)
+        and any(p.name.lower().endswith(suffix) for suffix in _FITS_SUFFIXES)
+    )
+    if len(hits) > 1:
+        raise ParseError(
+            _IMPORT_SOURCE,
+            str(index_dir),
+            f"several {stems[0]} files, keep one per directory",
+            found=[p.name for p in hits],
+        )
+    return hits[0] if hits else None
+
+
+def _file_places(index_dir: Path, obs_ids: pd.Series, hdu: pd.DataFrame) -> list[dict[str, object]]:
+    """Reference keywords of the events (then GTI) HDU headers of the first and last observation's files.
+
+    Only files present under the index directory (``BASE_DIR``/``FILE_DIR``/``FILE_NAME``, GADF's
+    layout) are read; two files, not one per observation, because the obs-index is one table with one
+    reference: the first and last runs show whether the release is uniform.
+    """
+    base = Path(str(hdu["BASE_DIR"].iloc[0])) if hdu["BASE_DIR"].notna().any() else Path()
+    root = base if base.is_absolute() else index_dir / base
+    places: list[dict[str, object]] = []
+    wanted = hdu[hdu["HDU_TYPE"].isin(["events", "gti"]) & hdu["OBS_ID"].isin([obs_ids.iloc[0], obs_ids.iloc[-1]])]
+    wanted = wanted.sort_values("HDU_TYPE", kind="stable")  # events before gti
+    for row in wanted.itertuples(index=False):  # at most four HDUs
+        path = root / (row.FILE_DIR if isinstance(row.FILE_DIR, str) else "") / str(row.FILE_NAME)
+        if not path.is_file():
+            continue
+        origin = f"{row.HDU_TYPE} header {path}#{row.HDU_NAME}"
+        try:
+            with fits.open(path, memmap=False) as hdul:
+                header = next(
+                    (
+                        h.header
+                        for h in hdul
+                        if str(h.header.get("EXTNAME", "")).strip().upper() == row.HDU_NAME.upper()
+                    ),
+                    None,
+                )
+        except Exception as exc:  # astropy raises many types for broken FITS
+            raise ParseError(_IMPORT_SOURCE, str(path), f"unreadable FITS: {exc}") from exc
+        if header is not None:
+            places.append(header_reference(header, origin, str(path)))
+    complete = {(p["mjdref"], p["timesys"]) for p in places if p["mjdref"] is not None and p["timesys"]}
+    if len(complete) > 1:
+        raise ParseError(
+            _IMPORT_SOURCE,
+            str(index_dir),
+            f"event/GTI files disagree on the time reference: {sorted(map(str, complete))}; "
+            "give --mjdref MJD --timesys SCALE",
+        )
+    return places
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def import_directory(
     index_dir: Path,
     collection: str,
     access_url_template: str,
+    *,
+    mjdref: float | None = None,
+    timesys: str | None = None,
     **options: str | float | None,
-) -> dict[str, pd.DataFrame]:
-    """ObsCore, obscore_hea and DataLink rows of the GADF index in ``index_dir``.
+) -> ImportResult:
+    """ObsCore, obscore_hea and DataLink rows of the GADF index in ``index_dir``, with provenance.
 
     The obs-index is required, the hdu-index optional (without it: no sizes, no DataLink).
     ``collection``, ``access_url_template`` and the keyword ``options`` (``facility``,
@@ -262,11 +738,23 @@ def import_directory(
     :func:`models.hea.gadf_to_ivoa`, declared there only (an unknown option is a ``TypeError``).
     :func:`write_import` writes the result.
 
+    Parameters
+    ----------
+    mjdref, timesys
+        Explicit time reference (``--mjdref MJD --timesys SCALE``), both or neither. Precedence
+        (:data:`REFERENCE_PRECEDENCE`): this option > obs-index header > hdu-index header > events/GTI
+        HDU headers of the referenced files. The option first because it is the user's correction
+        of a release; then the obs-index because its keywords describe its own TSTART/TSTOP columns
+        (FITS: keywords of an HDU apply to its columns); then the hdu-index, written by the same tool
+        for the same release; the event files last, as their keywords describe their TIME columns
+        (GADF uses one reference per release, but nothing guarantees it). The choice and what each
+        place held are in ``result.provenance["time_reference"]``.
+
     Raises
     ------
     ParseError
-        Naming the file: no obs-index, a missing required column (with the columns found), bad
-        values, or an index inconsistent with the URL template.
+        Naming the file: no obs-index (or several), a missing required column (with the columns
+        found), no time reference anywhere, bad values, or an index inconsistent with the template.
     """
     # A misspelt option fails here, before any file is read.
     inspect.signature(gadf_to_ivoa).bind(
@@ -275,25 +763,88 @@ def import_directory(
     index_dir = Path(index_dir)
     if not index_dir.is_dir():
         raise ParseError(_IMPORT_SOURCE, str(index_dir), "not a directory")
+    explicit = reference_option(mjdref, timesys, str(index_dir))
     obs_path = find_index(index_dir, "obs")
     if obs_path is None:
         listing = sorted(p.name for p in index_dir.iterdir())
-        raise ParseError(_IMPORT_SOURCE, str(index_dir), "no obs-index.fits[.gz] in the directory", found=listing)
-    obs = parse_obs_index(obs_path.read_bytes(), str(obs_path))
+        raise ParseError(_IMPORT_SOURCE, str(index_dir), "no obs-index*.fits[.gz] in the directory", found=listing)
     hdu_path = find_index(index_dir, "hdu")
     hdu = parse_hdu_index(hdu_path.read_bytes(), str(hdu_path)) if hdu_path is not None else None
+    obs_frame, obs_header, timed = _load_obs(obs_path.read_bytes(), str(obs_path), _IMPORT_SOURCE)
+
+    places = [header_reference(obs_header, f"obs-index header {obs_path}", str(obs_path))]
+    if hdu is not None:
+        places.append(header_reference(hdu.attrs["header"], f"hdu-index header {hdu_path}", str(hdu_path)))
+    if explicit is not None:
+        reference: TimeReference | None = explicit
+    elif timed:
+        if hdu is not None and not any(_complete(p) for p in places):
+            places += _file_places(index_dir, obs_frame["OBS_ID"], hdu)
+        reference = resolve_reference(places, str(obs_path))
+    else:
+        reference = None  # drift scan: no times to refer
+    obs = _check_obs(obs_frame, reference, timed, str(obs_path), _IMPORT_SOURCE)
+    check_facility(
+        obs,
+        options.get("facility"),  # type: ignore[arg-type]
+        options.get("instrument"),  # type: ignore[arg-type]
+        mjd_from_datetime(dt.datetime.now(dt.UTC)),  # an index lists data that exist: none after now
+        str(obs_path),
+        _IMPORT_SOURCE,
+    )
     try:
-        return gadf_to_ivoa(obs, hdu, collection=collection, access_url_template=access_url_template, **options)
+        frames = gadf_to_ivoa(obs, hdu, collection=collection, access_url_template=access_url_template, **options)
     except ValueError as exc:
         where = str(hdu_path or obs_path)
         raise ParseError(_IMPORT_SOURCE, where, str(exc)) from exc
+    result = ImportResult(frames)
+    result.provenance = {
+        "importer": "voharvest import-gadf",
+        "index_dir": str(index_dir),
+        "obs_index": {"path": str(obs_path), "sha256": _sha256(obs_path)},
+        "hdu_index": None if hdu_path is None else {"path": str(hdu_path), "sha256": _sha256(hdu_path)},
+        "collection": collection,
+        "access_url_template": access_url_template,
+        "options": {k: v for k, v in options.items() if v is not None},
+        "time_reference": {
+            "chosen": None if reference is None else reference.as_dict(),
+            "statement": (
+                reference.describe()
+                if reference is not None
+                else "none: the obs-index has no TSTART/TSTOP (drift scan); t_min, t_max, t_intervals are NULL"
+            ),
+            "precedence": list(REFERENCE_PRECEDENCE),
+            "looked_at": [
+                {
+                    "place": p["origin"],
+                    "mjdref": None if p["mjdref"] is None else sum(p["mjdref"]),  # type: ignore[arg-type]
+                    "timesys": p["timesys"],
+                    "used": reference is not None and p["origin"] == reference.origin,
+                }
+                for p in places
+            ],
+            "rule": "TSTART/TSTOP are elapsed SI seconds since MJDREF in TIMESYS (leap seconds counted); "
+            "published t_min/t_max are UTC MJD",
+        },
+        "strings": "FITS character columns decoded as UTF-8 (strict; FITS allows ASCII only), then stripped",
+    }
+    return result
+
+
+def _complete(place: Mapping[str, object]) -> bool:
+    return place["mjdref"] is not None and place["timesys"] is not None
 
 
 def write_import(result: dict[str, pd.DataFrame], output_dir: Path) -> dict[str, Path]:
     """Write an import: ``obscore``/``obscore_hea`` as Parquet + VOTable, DataLink documents under ``datalink/``.
 
-    Returns the written paths by name (``obscore.parquet``, ``datalink/20136.xml`` ...).
+    When ``result`` is an :class:`ImportResult`, its provenance (files read with their SHA-256, the
+    time reference used and where it was found) goes to ``provenance.json``.
+
+    Returns the written paths by name (``obscore.parquet``, ``datalink/20136.xml``, ``provenance.json`` ...).
     """
+    import json
+
     from models.parquet import write_parquet
     from models.votable import write_votable
 
@@ -313,6 +864,11 @@ def write_import(result: dict[str, pd.DataFrame], output_dir: Path) -> dict[str,
             path = output_dir / "datalink" / doc
             path.write_bytes(content)
             written[f"datalink/{doc}"] = path
+    provenance = getattr(result, "provenance", None)
+    if provenance is not None:
+        path = output_dir / "provenance.json"
+        path.write_text(json.dumps(provenance, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        written[path.name] = path
     return written
 
 
@@ -363,11 +919,13 @@ def normalise(frames: dict[str, pd.DataFrame], as_of: dt.datetime) -> dict[str, 
     ``t_planning``). No DataLink documents here (a harvest has no public URL to serve them from);
     ``access_url`` is the run's file, which holds events, GTI and responses (a GADF event bundle).
     """
-    del as_of
     obsplan = empty_frame(OBSPLAN).drop(columns="t_planning")
     obs = frames.get("obs_index")
     if obs is None:
         return {"obsplan": obsplan}
+    as_of_mjd = mjd_from_datetime(as_of)
+    url = str(obs.attrs.get("url") or f"{HESS_DR1_BASE}/obs-index.fits.gz")  # attrs do not survive a frame store
+    check_facility(obs, HESS_FACILITY, HESS_INSTRUMENT, as_of_mjd, url, SOURCE_NAME)
     out = gadf_to_ivoa(
         obs,
         frames.get("hdu_index"),

@@ -149,3 +149,34 @@ def test_refuses_mixed_ids_and_missing_document_column() -> None:
     with pytest.raises(DataLinkError, match="document column"):
         datalink_documents(rows.drop(columns="document"))
     assert datalink_documents(rows.iloc[:0]) == {}
+
+
+def test_refuses_unescaped_access_url() -> None:
+    with pytest.raises(DataLinkError, match="not an escaped URI"):
+        datalink_table([{"ID": DID, "access_url": FILE + "#EVENTS 1", "semantics": "#this"}])
+
+
+def test_documents_with_empty_file_dir_and_spaced_hdu_names(tmp_path: pathlib.Path) -> None:
+    """An hdu-index with FILE_DIR '' and HDU names with spaces gives escaped, valid documents (votlint clean)."""
+    from astropy.io import fits
+    from astropy.table import Table
+
+    table = Table.read(DATA / "hdu-index.fits.gz", hdu="HDU_INDEX")
+    table["FILE_DIR"] = ""
+    table["HDU_NAME"] = [f"{name.strip().upper()} HDU" for name in table["HDU_NAME"]]
+    hdu = fits.table_to_hdu(table)
+    hdu.name = "HDU_INDEX"
+    index = tmp_path / "index"
+    index.mkdir()
+    fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(index / "hdu-index.fits.gz")
+    (index / "obs-index.fits.gz").write_bytes((DATA / "obs-index.fits.gz").read_bytes())
+    out = gadf.import_directory(
+        index, "HESS-DL3-DR1", "https://d.org/dl3/{file_dir}/{file_name}", datalink_base_url="https://d.org/dl"
+    )
+    docs = datalink_documents(out["datalink"])
+    t = _read(docs["20136.xml"]).to_table()
+    assert t["access_url"][0] == "https://d.org/dl3/hess_dl3_dr1_obs_id_020136.fits.gz#EVENTS%20HDU"
+    path = tmp_path / "20136.xml"
+    path.write_bytes(docs["20136.xml"])
+    report = votlint(path)
+    assert report.errors == [] and report.warnings == [], report.raw

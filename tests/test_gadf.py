@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import gzip
+import hashlib
 import io
 import json
 import math
@@ -194,12 +196,29 @@ def test_hess_t_intervals_cover_each_run(hess: dict[str, pd.DataFrame]) -> None:
 
 
 def _variant(
-    tmp_path: pathlib.Path, *, drop: tuple[str, ...] = (), header_drop: tuple[str, ...] = (), edit=None
+    tmp_path: pathlib.Path,
+    *,
+    drop: tuple[str, ...] = (),
+    header_drop: tuple[str, ...] = (),
+    header_set: dict[str, object] | None = None,
+    edit=None,
+    hdu_edit=None,
+    hdu_header_set: dict[str, object] | None = None,
 ) -> pathlib.Path:
-    """A copy of the DR1 index directory whose obs-index lost columns / keywords (written with astropy)."""
+    """A copy of the DR1 index directory whose indexes lost/changed columns or keywords (written with astropy)."""
     out = tmp_path / "index"
     out.mkdir()
-    shutil.copy(DATA / "hdu-index.fits.gz", out / "hdu-index.fits.gz")
+    if hdu_edit is None and hdu_header_set is None:
+        shutil.copy(DATA / "hdu-index.fits.gz", out / "hdu-index.fits.gz")
+    else:
+        with fits.open(DATA / "hdu-index.fits.gz") as hdul:
+            table = Table.read(hdul["HDU_INDEX"])
+            if hdu_edit is not None:
+                hdu_edit(table)
+            hdu = fits.table_to_hdu(table)
+            hdu.header.update(hdu_header_set or {})
+            hdu.name = "HDU_INDEX"
+            fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(out / "hdu-index.fits.gz")
     with fits.open(DATA / "obs-index.fits.gz") as hdul:
         table = Table.read(hdul["OBS_INDEX"])
         table.remove_columns(list(drop))
@@ -208,6 +227,7 @@ def _variant(
         hdu = fits.table_to_hdu(table)
         for key in header_drop:
             hdu.header.remove(key, ignore_missing=True)
+        hdu.header.update(header_set or {})
         hdu.name = "OBS_INDEX"
         fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(out / "obs-index.fits.gz")
     return out
@@ -400,3 +420,332 @@ def test_import_options_are_those_of_gadf_to_ivoa(tmp_path: pathlib.Path) -> Non
     with pytest.raises(TypeError, match="fov_degree"):
         # rejected before the directory is looked at: it does not even exist
         gadf.import_directory(tmp_path / "absent", "V", gadf.HESS_DR1_URL_TEMPLATE, fov_degree=5.0)
+
+
+# --------------------------------------------------------------------------------------------
+# Time references: UTC and TT, across leap seconds; where the reference is found
+# --------------------------------------------------------------------------------------------
+
+UTC_DIR = DATA / "utc_reconstructed"
+UTC_INDEX = UTC_DIR / "obs-index-utc_reconstructed.fits.gz"
+LEAP_2006 = Time("2006-01-01T00:00:00", scale="utc").mjd  # the 2005-12-31 23:59:60 leap second ends here
+
+
+def _astropy_utc(mjdref: float, scale: str, seconds: np.ndarray) -> np.ndarray:
+    """UTC MJD of elapsed seconds since ``mjdref`` in ``scale``: astropy Time + TimeDelta, nothing of ours."""
+    return (Time(mjdref, format="mjd", scale=scale) + TimeDelta(seconds * u.s)).utc.mjd
+
+
+def test_utc_referenced_index_gives_astropy_times_across_the_2006_leap_second(raw_obs: Table) -> None:
+    """The UTC copy of DR1 (MJDREF 2004-01-01 UTC, runs 2004..2008) gives the TT import's instants."""
+    utc_raw = Table.read(UTC_INDEX, hdu="OBS_INDEX")
+    assert (utc_raw.meta["MJDREFI"], utc_raw.meta["MJDREFF"], utc_raw.meta["TIMESYS"]) == (53005, 0.0, "UTC")
+    out = gadf.import_directory(UTC_DIR, "UTC", "https://example.org/{obs_id}")
+    core = out["obscore"]
+    start = np.asarray(utc_raw["TSTART"], dtype="float64")
+    stop = np.asarray(utc_raw["TSTOP"], dtype="float64")
+    expected_start = _astropy_utc(53005.0, "utc", start)
+    expected_stop = _astropy_utc(53005.0, "utc", stop)
+    assert np.max(np.abs(core["t_min"].to_numpy() - expected_start)) * 86400 < 1e-3
+    assert np.max(np.abs(core["t_max"].to_numpy() - expected_stop)) * 86400 < 1e-3
+    # Same instants as the real TT-referenced index, computed by astropy from the recorded file.
+    tt = _astropy_utc(raw_obs.meta["MJDREFI"] + raw_obs.meta["MJDREFF"], "tt", np.asarray(raw_obs["TSTART"], "f8"))
+    assert np.max(np.abs(core["t_min"].to_numpy() - tt)) * 86400 < 1e-3
+    # Runs on both sides of the leap second; the old rule (seconds as a fraction of a UTC day) would
+    # be exact before it and 1 s late after it: the test can tell the two apart.
+    after = core["t_min"].to_numpy() > LEAP_2006
+    assert after.any() and (~after).any()
+    naive = 53005.0 + start / 86400.0
+    late = (naive - core["t_min"].to_numpy()) * 86400
+    assert np.allclose(late[~after], 0.0, atol=1e-3) and np.allclose(late[after], 1.0, atol=1e-3)
+    assert validate(core, OBSCORE) == [] and validate(out["obscore_hea"], OBSCORE_HEA) == []
+    assert out.provenance["time_reference"]["chosen"]["timesys"] == "UTC"
+
+
+def test_utc_reference_five_leap_seconds_back(tmp_path: pathlib.Path, raw_obs: Table) -> None:
+    """MJDREF 1994-01-01 UTC: 4 leap seconds before the first DR1 run, 5 before the 2006+ runs."""
+    ref94 = Time(49353, format="mjd", scale="utc")
+    tt_ref = Time(raw_obs.meta["MJDREFI"], raw_obs.meta["MJDREFF"], format="mjd", scale="tt")
+
+    def rebase(table: Table) -> None:
+        for col in ("TSTART", "TSTOP"):
+            table[col] = ((tt_ref + TimeDelta(np.asarray(table[col], "f8") * u.s)) - ref94).sec
+
+    index = _variant(tmp_path, edit=rebase, header_set={"MJDREFI": 49353, "MJDREFF": 0.0, "TIMESYS": "UTC"})
+    core = gadf.import_directory(index, "V", "https://example.org/{obs_id}")["obscore"]
+    seconds = Table.read(next(index.glob("obs-index*")), hdu="OBS_INDEX")["TSTART"]
+    expected = _astropy_utc(49353.0, "utc", np.asarray(seconds, "f8"))
+    assert np.max(np.abs(core["t_min"].to_numpy() - expected)) * 86400 < 1e-3
+    late = (49353.0 + np.asarray(seconds, "f8") / 86400.0 - core["t_min"].to_numpy()) * 86400
+    after = core["t_min"].to_numpy() > LEAP_2006
+    assert np.allclose(late[~after], 4.0, atol=1e-3) and np.allclose(late[after], 5.0, atol=1e-3)
+
+
+@pytest.mark.parametrize("scale", ["tai", "tdb"])
+def test_other_scales_against_astropy(tmp_path: pathlib.Path, raw_obs: Table, scale: str) -> None:
+    index = _variant(tmp_path, header_set={"TIMESYS": scale.upper()})
+    core = gadf.import_directory(index, "V", "https://example.org/{obs_id}")["obscore"]
+    expected = _astropy_utc(
+        raw_obs.meta["MJDREFI"] + raw_obs.meta["MJDREFF"], scale, np.asarray(raw_obs["TSTART"], "f8")
+    )
+    assert np.max(np.abs(core["t_min"].to_numpy() - expected)) * 86400 < 1e-3
+
+
+def _obs_meta() -> dict[str, object]:
+    meta = Table.read(DATA / "obs-index.fits.gz", hdu="OBS_INDEX").meta
+    return {k: meta[k] for k in ("MJDREFI", "MJDREFF", "TIMESYS")}
+
+
+def test_reference_from_hdu_index_header(tmp_path: pathlib.Path, hess: dict[str, pd.DataFrame]) -> None:
+    index = _variant(tmp_path, header_drop=("MJDREFI", "MJDREFF", "TIMESYS"), hdu_header_set=_obs_meta())
+    out = gadf.import_directory(index, "HESS-DL3-DR1", gadf.HESS_DR1_URL_TEMPLATE)
+    assert np.array_equal(out["obscore"]["t_min"].to_numpy(), hess["obscore"]["t_min"].to_numpy())
+    chosen = out.provenance["time_reference"]["chosen"]
+    assert chosen["origin"].startswith("hdu-index header") and chosen["timesys"] == "TT"
+
+
+def _event_files(
+    index: pathlib.Path,
+    obs_ids: tuple[int, ...],
+    header: dict[str, object],
+    gti_header: dict[str, object] | None = None,
+) -> None:
+    """Event files (headers only) at the hdu-index's FILE_DIR/FILE_NAME, with the given EVENTS (and GTI) keywords."""
+    hdu = Table.read(index / "hdu-index.fits.gz", hdu="HDU_INDEX")
+    for obs_id in obs_ids:
+        row = hdu[(hdu["OBS_ID"] == obs_id) & (hdu["HDU_TYPE"] == "events")][0]
+        path = index / row["FILE_DIR"].strip() / row["FILE_NAME"].strip()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        events = fits.BinTableHDU.from_columns([fits.Column("TIME", "D", array=np.zeros(1))], name="EVENTS")
+        events.header.update(header)
+        gti = fits.BinTableHDU.from_columns([fits.Column("START", "D", array=np.zeros(1))], name="GTI")
+        gti.header.update(gti_header or {})
+        fits.HDUList([fits.PrimaryHDU(), events, gti]).writeto(path)
+
+
+def test_reference_from_gti_header_when_events_lack_it(tmp_path: pathlib.Path, hess: dict[str, pd.DataFrame]) -> None:
+    index = _variant(tmp_path, header_drop=("MJDREFI", "MJDREFF", "TIMESYS"))
+    _event_files(index, (20136,), {}, gti_header=_obs_meta())
+    out = gadf.import_directory(index, "HESS-DL3-DR1", gadf.HESS_DR1_URL_TEMPLATE)
+    assert np.array_equal(out["obscore"]["t_min"].to_numpy(), hess["obscore"]["t_min"].to_numpy())
+    assert out.provenance["time_reference"]["chosen"]["origin"].startswith("gti header")
+
+
+def test_reference_from_event_file_headers(tmp_path: pathlib.Path, hess: dict[str, pd.DataFrame]) -> None:
+    index = _variant(tmp_path, header_drop=("MJDREFI", "MJDREFF", "TIMESYS"))
+    _event_files(index, (20136, 47829), _obs_meta())
+    out = gadf.import_directory(index, "HESS-DL3-DR1", gadf.HESS_DR1_URL_TEMPLATE)
+    assert np.array_equal(out["obscore"]["t_max"].to_numpy(), hess["obscore"]["t_max"].to_numpy())
+    chosen = out.provenance["time_reference"]["chosen"]
+    assert chosen["origin"].startswith("events header") and "020136" in chosen["origin"]
+    assert chosen["origin"].endswith("#events")  # DR1's HDU_NAME; EXTNAME matched without case
+
+
+def test_event_files_that_disagree_are_refused(tmp_path: pathlib.Path) -> None:
+    index = _variant(tmp_path, header_drop=("MJDREFI", "MJDREFF", "TIMESYS"))
+    _event_files(index, (20136,), _obs_meta())
+    _event_files(index, (47829,), _obs_meta() | {"TIMESYS": "UTC"})
+    with pytest.raises(ParseError, match="event/GTI files disagree"):
+        gadf.import_directory(index, "V", gadf.HESS_DR1_URL_TEMPLATE)
+
+
+def test_no_reference_anywhere_lists_places_and_the_way_out(tmp_path: pathlib.Path) -> None:
+    index = _variant(tmp_path, header_drop=("MJDREFI", "MJDREFF", "TIMESYS"))
+    with pytest.raises(ParseError, match="give --mjdref MJD --timesys SCALE") as info:
+        gadf.import_directory(index, "V", gadf.HESS_DR1_URL_TEMPLATE)
+    assert "obs-index header" in str(info.value) and "hdu-index header" in str(info.value)
+
+
+def test_precedence_option_over_obs_over_hdu_index(tmp_path: pathlib.Path, raw_obs: Table) -> None:
+    # The hdu-index claims UTC: the obs-index (TT) describes its own columns and wins.
+    index = _variant(tmp_path, hdu_header_set=_obs_meta() | {"TIMESYS": "UTC"})
+    out = gadf.import_directory(index, "V", gadf.HESS_DR1_URL_TEMPLATE)
+    assert out.provenance["time_reference"]["chosen"]["origin"].startswith("obs-index header")
+    looked = out.provenance["time_reference"]["looked_at"]
+    assert [p["used"] for p in looked] == [True, False] and looked[1]["timesys"] == "UTC"
+    # An explicit option wins over both. MJDREF 51910 TT lies 64.184 s (TT-UTC in 2001) before DR1's
+    # reference 51910.000742870 TT; MJDREF 51910 UTC is the very instant of DR1's reference.
+    for scale, offset in (("tt", 64.184), ("utc", 0.0)):
+        opt = gadf.import_directory(index, "V", gadf.HESS_DR1_URL_TEMPLATE, mjdref=51910.0, timesys=scale)
+        expected = _astropy_utc(51910.0, scale, np.asarray(raw_obs["TSTART"], "f8"))
+        assert np.max(np.abs(opt["obscore"]["t_min"].to_numpy() - expected)) * 86400 < 1e-3
+        shift = (out["obscore"]["t_min"] - opt["obscore"]["t_min"]).to_numpy() * 86400
+        assert np.allclose(shift, offset, atol=1e-3)
+    assert opt.provenance["time_reference"]["chosen"]["origin"] == "option --mjdref/--timesys"
+    with pytest.raises(ParseError, match="go together"):
+        gadf.import_directory(index, "V", gadf.HESS_DR1_URL_TEMPLATE, mjdref=51910.0)
+    with pytest.raises(ParseError, match="not a time scale"):
+        gadf.import_directory(index, "V", gadf.HESS_DR1_URL_TEMPLATE, mjdref=51910.0, timesys="GPS")
+
+
+def test_half_a_reference_must_agree_with_the_one_used(tmp_path: pathlib.Path) -> None:
+    """obs-index with TIMESYS UTC but no MJDREF, hdu-index with MJDREF in TT: contradiction, refused."""
+    index = _variant(tmp_path, header_drop=("MJDREFI", "MJDREFF"), header_set={"TIMESYS": "UTC"},
+                     hdu_header_set=_obs_meta())  # fmt: skip
+    with pytest.raises(ParseError, match="TIMESYS UTC but no complete reference"):
+        gadf.import_directory(index, "V", gadf.HESS_DR1_URL_TEMPLATE)
+
+
+def test_cli_mjdref_timesys_and_provenance(tmp_path: pathlib.Path, raw_obs: Table, capsys) -> None:
+    from pipelines.cli import main
+
+    index = _variant(tmp_path, header_drop=("MJDREFI", "MJDREFF", "TIMESYS"))
+    out_dir = tmp_path / "out"
+    args = ["import-gadf", str(index), "--collection", "V", "--access-url-template", "https://e.org/{file_name}"]
+    assert main(args + ["--output", str(out_dir)]) == 1
+    assert "no time reference" in capsys.readouterr().err
+    mjdref = raw_obs.meta["MJDREFI"] + raw_obs.meta["MJDREFF"]
+    assert main(args + ["--output", str(out_dir), "--mjdref", repr(mjdref), "--timesys", "TT"]) == 0
+    captured = capsys.readouterr()
+    assert "time reference: MJDREF 51910" in captured.err and "option --mjdref/--timesys" in captured.err
+    assert str(out_dir / "provenance.json") in captured.out.splitlines()
+    prov = json.loads((out_dir / "provenance.json").read_text())
+    assert prov["time_reference"]["chosen"]["timesys"] == "TT"
+    assert prov["time_reference"]["precedence"][0].startswith("option")
+    assert prov["obs_index"]["sha256"] == hashlib.sha256((index / "obs-index.fits.gz").read_bytes()).hexdigest()
+    t_min = pq.read_table(out_dir / "obscore.parquet").column("t_min").to_numpy()
+    expected = _astropy_utc(mjdref, "tt", np.asarray(raw_obs["TSTART"], "f8"))
+    assert np.max(np.abs(np.sort(t_min) - np.sort(expected))) * 86400 < 1e-3
+
+
+# --------------------------------------------------------------------------------------------
+# File names, drift scans, URLs, strings, bad values
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "hdu_name"),
+    [
+        ("obs-index-hess-dl3-dr3.fits.gz", "hdu-index-hess-dl3-dr3.fits.gz"),
+        # HAWC's public DL3 release (gammapy-data hawc/crab_events_pass4, as listed by download rules).
+        ("obs-index-table-GP-Crab.fits.gz", "hdu-index-table-GP-Crab.fits.gz"),
+        ("obs_index.fits", "hdu_index.fits"),
+        ("OBS-INDEX.fits.gz", "hdu-index.fits.gz"),
+    ],
+)
+def test_index_file_name_variants(tmp_path: pathlib.Path, name: str, hdu_name: str) -> None:
+    index = _variant(tmp_path)
+    for old, new in (("obs-index.fits.gz", name), ("hdu-index.fits.gz", hdu_name)):
+        raw = (index / old).read_bytes()
+        (index / old).unlink()
+        (index / new).write_bytes(gzip.decompress(raw) if not new.endswith(".gz") else raw)
+    out = gadf.import_directory(index, "V", gadf.HESS_DR1_URL_TEMPLATE)
+    assert len(out["obscore"]) == 105 and out.provenance["obs_index"]["path"].endswith(name)
+    assert out.provenance["hdu_index"]["path"].endswith(hdu_name)
+    assert out["obscore"]["access_estsize"].notna().all()  # sizes come from the renamed hdu-index
+
+
+def test_several_obs_indexes_are_ambiguous(tmp_path: pathlib.Path) -> None:
+    index = _variant(tmp_path)
+    shutil.copy(index / "obs-index.fits.gz", index / "obs-index-copy.fits.gz")
+    with pytest.raises(ParseError, match="several obs-index files") as info:
+        gadf.import_directory(index, "V", gadf.HESS_DR1_URL_TEMPLATE)
+    assert info.value.found == ["obs-index-copy.fits.gz", "obs-index.fits.gz"]
+
+
+def test_drift_scan_without_tstart_tstop_imports_with_null_times(tmp_path: pathlib.Path) -> None:
+    """HAWC-like: no TSTART/TSTOP and no reference. ObsCore t_min/t_max are nullable: NULL, stated."""
+
+    def drift(table: Table) -> None:
+        table["OBS_MODE"] = "DRIFT"
+
+    index = _variant(tmp_path, drop=("TSTART", "TSTOP"), edit=drift, header_drop=("MJDREFI", "MJDREFF", "TIMESYS"))
+    out = gadf.import_directory(index, "DRIFT", "https://example.org/{file_name}")
+    core, hea = out["obscore"], out["obscore_hea"]
+    assert core["t_min"].isna().all() and core["t_max"].isna().all() and hea["t_intervals"].isna().all()
+    assert set(hea["tracking_mode"]) == {"fixed-az-el-transit"}
+    assert core["t_exptime"].notna().all()  # LIVETIME is still known
+    assert validate(core, OBSCORE) == [] and validate(hea, OBSCORE_HEA) == []
+    assert out.provenance["time_reference"]["chosen"] is None
+    assert "drift scan" in out.provenance["time_reference"]["statement"]
+    written = gadf.write_import(out, tmp_path / "out")
+    assert pq.read_table(written["obscore.parquet"]).column("t_min").null_count == 105
+
+
+def test_urls_with_empty_file_dir_and_spaces_are_joined_and_escaped(tmp_path: pathlib.Path) -> None:
+    def edit_hdu(table: Table) -> None:
+        table["FILE_DIR"] = np.where(table["OBS_ID"] == 20136, "", "run data/")
+        table["HDU_NAME"] = np.where(table["HDU_TYPE"] == "events", "EVENTS 1", table["HDU_NAME"])
+
+    index = _variant(tmp_path, hdu_edit=edit_hdu)
+    out = gadf.import_directory(
+        index, "V", "https://h.org/dl3/{file_dir}/{file_name}", datalink_base_url="https://h.org/dl/"
+    )
+    links = out["datalink"]
+    this = links[links["semantics"] == "#this"].set_index("x_obs_id")["access_url"]
+    assert this["20136"] == "https://h.org/dl3/hess_dl3_dr1_obs_id_020136.fits.gz#EVENTS%201"
+    assert this["20137"] == "https://h.org/dl3/run%20data/hess_dl3_dr1_obs_id_020137.fits.gz#EVENTS%201"
+    assert not links["access_url"].str.slice(8).str.contains("//", regex=False).any()
+    assert not links["access_url"].str.contains(" ", regex=False).any()
+    gadf.write_import(out, tmp_path / "out")  # the documents are valid (DataLink checks) with these URLs
+
+
+def test_fits_strings_utf8_kept_and_other_bytes_refused() -> None:
+    def utf8(table: Table) -> None:
+        table["OBJECT"] = np.array(["η Car – Café".encode()] * len(table), dtype="S24")
+
+    frame = gadf.parse_obs_index(_fits_bytes(utf8), "u")
+    assert set(frame["OBJECT"]) == {"η Car – Café"}
+
+    def latin1(table: Table) -> None:
+        names = np.array([s.encode() for s in table["OBJECT"]], dtype="S24")
+        names[7] = "Café".encode("latin-1")
+        table["OBJECT"] = names
+
+    with pytest.raises(ParseError, match="neither ASCII") as info:
+        gadf.parse_obs_index(_fits_bytes(latin1), "u")
+    assert (info.value.row, info.value.column) == (7, "OBJECT")
+
+
+@pytest.mark.parametrize(
+    ("column", "row", "value", "match"),
+    [
+        ("TSTART", 4, 1e300, "plausible range"),
+        ("TSTOP", 2, 4e9, "plausible range"),
+        ("RA_PNT", 5, 400.0, "RA outside"),
+        ("DEC_PNT", 6, -91.0, "Dec outside"),
+        ("LIVETIME", 1, 1e6, "<= TSTOP - TSTART"),
+        ("DEADC", 1, 1.5, "in \\[0.0, 1.0\\]"),
+        ("SAFE_ENERGY_HI", 3, 0.1, "above SAFE_ENERGY_HI"),
+        ("EVENT_COUNT", 9, -4, "integer >= 0"),
+    ],
+)
+def test_bad_values_name_row_and_column(column: str, row: int, value: float, match: str) -> None:
+    def edit(table: Table) -> None:
+        table[column][row] = value
+
+    with pytest.raises(ParseError, match=match) as info:
+        gadf.parse_obs_index(_fits_bytes(edit), "obs.fits")
+    assert (info.value.row, info.value.column) == (row, column)
+    assert "obs.fits" in str(info.value)
+
+
+def test_ra_360_wraps_to_zero() -> None:
+    def edit(table: Table) -> None:
+        table["RA_PNT"][0] = 360.0
+
+    frame = gadf.parse_obs_index(_fits_bytes(edit), "u")
+    assert frame["RA_PNT"].iloc[0] == 0.0
+
+
+@pytest.mark.parametrize("cut", [100, 2880])
+def test_truncated_file_is_refused(cut: int) -> None:
+    """A short download (padding bytes missing) must not give rows read past the end of the data."""
+    raw = gzip.decompress((DATA / "obs-index.fits.gz").read_bytes())
+    with pytest.raises(ParseError, match="truncated FITS|unreadable FITS"):
+        gadf.parse_obs_index(raw[:-cut], "https://x/obs-index.fits")
+
+
+def test_future_or_pre_hess_times_refused_by_the_source(raw_obs: Table) -> None:
+    """H.E.S.S. rows before first light (2002-06-01) or after the as-of time are parse errors, not rows."""
+
+    def early(table: Table) -> None:
+        table["TSTART"][5] = 0.0  # 2001-01-01: before H.E.S.S. first light
+
+    frame = gadf.parse("obs_index", _fits_bytes(early), "https://x/obs-index.fits.gz")
+    with pytest.raises(ParseError, match="H.E.S.S. operating window") as info:
+        gadf.normalise({"obs_index": frame}, AS_OF)
+    assert (info.value.row, info.value.column, info.value.url) == (5, "TSTART", "https://x/obs-index.fits.gz")
+    frame = gadf.parse("obs_index", (DATA / "obs-index.fits.gz").read_bytes(), "u")
+    with pytest.raises(ParseError, match="operating window"):
+        gadf.normalise({"obs_index": frame}, dt.datetime(2004, 3, 26, 3, 0, tzinfo=dt.UTC))  # before run 20136 ends

@@ -10,8 +10,10 @@ from astropy import units as u
 from models.arrow import conform
 from models.hea import (
     TMOC_ORDER,
+    XRAY_ARCHIVES,
     expand_template,
     time_moc_ascii,
+    url_part,
     xray_performed_to_obscore,
 )
 from models.moc import time_moc
@@ -87,6 +89,50 @@ def test_expand_template_pads_and_joins_fields() -> None:
 def test_expand_template_refuses_bad_templates(template: str, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         expand_template(template, {"obs_id": pd.Series([1], dtype="Int64")})
+
+
+def test_expand_template_joins_empty_dirs_without_double_slash() -> None:
+    fields = {
+        "file_dir": pd.Series(["", "data", "data/", "./a//b/", ".", None, "/abs/dir"]),
+        "file_name": pd.Series(["f.fits"] * 7),
+    }
+    got = list(expand_template("https://h/r/{file_dir}/{file_name}", fields))
+    assert got == [
+        "https://h/r/f.fits",
+        "https://h/r/data/f.fits",
+        "https://h/r/data/f.fits",
+        "https://h/r/a/b/f.fits",
+        "https://h/r/f.fits",
+        "https://h/r/f.fits",
+        "https://h/r/abs/dir/f.fits",
+    ]
+    assert all("//" not in url[len("https://") :] for url in got)
+
+
+def test_expand_template_escapes_segments_and_fragment() -> None:
+    from urllib.parse import unquote, urlsplit
+
+    fields = {
+        "file_dir": pd.Series(["run 1/é"]),
+        "file_name": pd.Series(["a b%#?.fits"]),
+    }
+    hdu = pd.Series(["EVENTS 1/2"])
+    url = expand_template("https://h/{file_dir}/{file_name}", fields, fragment=hdu).iloc[0]
+    assert url == "https://h/run%201/%C3%A9/a%20b%25%23%3F.fits#EVENTS%201%2F2"
+    parts = urlsplit(url)  # the standard library reads back exactly the index values
+    assert unquote(parts.path) == "/run 1/é/a b%#?.fits" and unquote(parts.fragment) == "EVENTS 1/2"
+    assert parts.query == ""
+    with pytest.raises(ValueError, match="unknown URL part"):
+        url_part(hdu, "query")
+
+
+def test_xray_archive_templates_are_a_parameter() -> None:
+    """The source that owns an archive layout can pass it; only the facilities given are used."""
+    mirror = {"NuSTAR": dict(XRAY_ARCHIVES["NuSTAR"], url="https://mirror.example.org/nustar/{id}/")}
+    out = xray_performed_to_obscore(_performed(), archives=mirror)
+    assert list(out["obscore"]["obs_id"]) == ["71001002005"]
+    assert out["obscore"]["access_url"].iloc[0] == "https://mirror.example.org/nustar/71001002005/"
+    assert validate(out["obscore"], OBSCORE) == []
 
 
 # --------------------------------------------------------------------------------------------
