@@ -3,12 +3,13 @@
 The replay archives are built with ``scrapers.recordings.build_archive`` from copies of the bundled
 NuSTAR and XMM-Newton recordings (real rows, see ``recordings/*/PROVENANCE.md``), changed in code:
 
-* 2025-09-04: the recordings as they are (NuSTAR + XMM-Newton);
-* 2025-09-05: NuSTAR 60061013002 (ESO353_G009) removed from the schedule page and the ObsLoc text
+* 2025-09-05: the recordings as they are (NuSTAR + XMM-Newton; their as-of date: xmmmaster rows flown on
+  09-04 would be "performed in the future" on an earlier day);
+* 2025-09-06: NuSTAR 60061013002 (ESO353_G009) removed from the schedule page and the ObsLoc text
   (a withdrawal), 31101012004 starting two hours later (a move);
-* 2025-09-06: only NuSTAR harvested; HD_45166 (31101005002) planned for 100 ks instead of 123.5 ks;
-* 2025-09-07: a NuSTAR page that collapsed to one row: the blocking drift check must stop
-  publication and leave 2025-09-06 untouched.
+* 2025-09-07: only NuSTAR harvested; HD_45166 (31101005002) planned for 100 ks instead of 123.5 ks;
+* 2025-09-08: a NuSTAR page that collapsed to one row: the blocking drift check must stop
+  publication and leave 2025-09-07 untouched.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ from scrapers.registry import select_sources
 
 RECORDINGS = Path(__file__).resolve().parent.parent / "recordings"
 SOURCES = ("nustar", "xmm_newton")
-DAY1, DAY2, DAY3, DAY4 = (dt.date(2025, 9, d) for d in (4, 5, 6, 7))
+# The bundled recordings are of 2025-09-05: xmmmaster reports rows flown on 09-04, so day 1 is 09-05.
+DAY1, DAY2, DAY3, DAY4 = (dt.date(2025, 9, d) for d in (5, 6, 7, 8))
 WITHDRAWN = "60061013002"
 MOVED = "31101012004"
 EXPOSURE = "31101005002"
@@ -132,7 +134,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
 def test_three_dates_publish(runs: dict) -> None:
     out = runs["out"]
     assert [runs["codes"][d] for d in (DAY1, DAY2, DAY3)] == [0, 0, 0]
-    assert sorted(p.name for p in (out / "snapshots").iterdir()) == ["2025-09-04", "2025-09-05", "2025-09-06"]
+    assert sorted(p.name for p in (out / "snapshots").iterdir()) == ["2025-09-05", "2025-09-06", "2025-09-07"]
     for day in (DAY1, DAY2, DAY3):
         assert main(["validate", str(out / "snapshots" / day.isoformat())]) == 0
 
@@ -179,7 +181,7 @@ def test_changelog_matches(runs: dict) -> None:
     withdrawn = next(c for c in docs[DAY2]["changes"] if c["obs_id"] == WITHDRAWN)
     assert (withdrawn["x_prev_execution_status"], withdrawn["execution_status"]) == ("Scheduled", "Unscheduled")
     # day 3 harvests NuSTAR only: one exposure change, and XMM-Newton rows are carried over, not withdrawn
-    assert docs[DAY3]["previous_snapshot"] == "2025-09-05"
+    assert docs[DAY3]["previous_snapshot"] == "2025-09-06"
     assert [(c["x_change"], c["obs_id"]) for c in docs[DAY3]["changes"]] == [("exposure_changed", EXPOSURE)]
     exp = docs[DAY3]["changes"][0]
     assert (exp["x_prev_t_plan_exptime"], exp["t_plan_exptime"]) == (123_500.0, 100_000.0)
@@ -197,7 +199,7 @@ def test_history_has_every_version(runs: dict) -> None:
     assert rows["t_plan_exptime"].tolist() == [123_500.0, 100_000.0]
     assert rows["x_valid_to"].iloc[0] == rows["t_planning"].iloc[1]
     assert pd.isna(rows["x_valid_to"].iloc[1])
-    assert rows["x_snapshot"].tolist() == ["2025-09-04", "2025-09-06"]
+    assert rows["x_snapshot"].tolist() == ["2025-09-05", "2025-09-07"]
     # XMM-Newton: not harvested on day 3, identical to day 2
     xmm2 = _table(out, DAY2, "obsplan").query("facility_name == 'XMM-Newton'").reset_index(drop=True)
     xmm3 = _table(out, DAY3, "obsplan").query("facility_name == 'XMM-Newton'").reset_index(drop=True)
@@ -211,10 +213,10 @@ def test_blocking_check_failure_publishes_nothing(runs: dict) -> None:
     report = runs["stderr"][DAY4]
     assert "FAILED -- nothing published" in report
     assert "blocking check failed: core/nustar/ivoa_frames:row_count_drift" in report
-    assert "nustar/obsplan: 2 rows, previous snapshot 2025-09-06 had 10" in report
+    assert "nustar/obsplan: 2 rows, previous snapshot 2025-09-07 had 10" in report
     assert not (out / "snapshots" / DAY4.isoformat()).exists()
     assert _hashes(out / "snapshots") == runs["before"]
-    assert (out / "latest").readlink() == runs["latest_before"] == Path("snapshots/2025-09-06")
+    assert (out / "latest").readlink() == runs["latest_before"] == Path("snapshots/2025-09-07")
     assert list((out / ".staging").iterdir()) == []
     # nor did the failed harvest leave its NuSTAR frames for a later publication of that date
     assert not (out / ".work" / DAY4.isoformat() / "nustar").exists()
