@@ -98,6 +98,9 @@ def build_raw_asset(source: Source) -> dg.AssetsDefinition:
                     if exc.retryable:
                         raise dg.RetryRequested(max_retries=FETCH_RETRIES, seconds_to_wait=FETCH_RETRY_WAIT_S) from exc
                     raise dg.Failure(description=f"fetch failed: {exc}") from exc
+                except SourceError as exc:  # the raw archive cannot be read or written (ArchiveError)
+                    where = fetcher.archive_for(date).record_path(request)
+                    raise dg.Failure(description=f"{exc} (archive record {where})") from exc
         listing = [
             {k: e[k] for k in ("name", "url", "status", "sha256", "size", "fetched_at")}
             for e in map(record_entry, records)

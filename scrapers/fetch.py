@@ -34,6 +34,7 @@ import urllib3.exceptions
 
 from scrapers.archive import RawArchive, keep_headers, sha256_hex
 from scrapers.base import ParseError, RawRecord, Request, SourceError
+from scrapers.text import decode, refuse_entities
 
 if TYPE_CHECKING:  # pyvo is imported lazily: only TAP answers need it
     from pyvo.dal import TAPResults
@@ -215,6 +216,10 @@ def tap_results(record: RawRecord) -> TAPResults:
     request = record.request
     if not record.ok:
         raise TapQueryError(request.source, request.url, f"no TAP answer for {request.name!r}: {record.error}")
+    text = decode(
+        record.content, source=request.source, url=request.url, content_type=record.headers.get("Content-Type")
+    )
+    refuse_entities(text, source=request.source, url=request.url)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -157,6 +157,8 @@ def read_votable_cells(content: bytes, *, source: str, url: str, content_type: s
         raise ParseError(source, url, f"expected a VOTable, got {snippet!r}")
     text = text_layer.decode(_skip_space(content), source=source, url=url, content_type=content_type)
     text = _XML_DECL.sub("", text.lstrip(), count=1)
+    # Entities are refused outright: unexpanded, one would silently become an empty cell.
+    text_layer.refuse_entities(text, source=source, url=url)
     parser = lxml.etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True)
     try:
         root = lxml.etree.fromstring(text.encode("utf-8"), parser=parser)

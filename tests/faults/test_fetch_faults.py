@@ -188,3 +188,20 @@ def test_public_source_may_not_be_sent_to_a_loopback_address(archive: RawArchive
     request = req("https://nustarsoc.caltech.edu/NuSTAR_Public/NuSTAROperationSite/Schedule.php")
     with pytest.raises(RedirectRefused, match="private or loopback"):
         live._check_redirect(request, request.url, "http://127.0.0.1:8080/admin", [])
+
+
+def test_429_with_a_huge_retry_after_fails_at_once_naming_it(http_server: ScriptedServer, archive: RawArchive) -> None:
+    url = http_server.script("/busy", Reply(429, b"slow down", headers={"Retry-After": "86400"}))
+    waits: list[float] = []
+    with pytest.raises(Exception, match=r"Retry-After 86400 s exceeds 300 s") as info:
+        fetcher(archive, max_retries=3, sleep=waits.append).fetch(req(url))
+    assert waits == [], "a day-long Retry-After is not waited for"
+    assert len(http_server.requests_to("/busy")) == 1
+    assert "nustar" in str(info.value) and url in str(info.value)
+
+
+def test_oversized_body_is_not_read_past_the_cap(http_server: ScriptedServer, archive: RawArchive) -> None:
+    url = http_server.script("/huge", Reply(body=b"x" * (3 * 1024 * 1024)))
+    with pytest.raises(ResponseTooLarge, match="exceeds the 1048576-byte cap"):
+        fetcher(archive, max_bytes=1024 * 1024).fetch(req(url))
+    assert not any((archive.root / "blobs").rglob("*")) if (archive.root / "blobs").exists() else True
