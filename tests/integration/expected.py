@@ -36,12 +36,13 @@ class Query:
 QUERIES: tuple[Query, ...] = (
     # 4.1 time overlap with 2025-09-04 (MJD 60922..60923): the three XMM-Newton slews/pointings of
     # that day on the short-term schedule (0811026501 Crab 13:36-16:56, 0811026601 Crab 08:40-13:36,
-    # 0960860801 BW Cir 18:48-01:11 next day); 0811026701 starts 03:02 on 09-05 (outside).
+    # 0960860801 BW Cir 18:48-01:11 next day); 0811026701 starts 03:02 on 09-05 (outside). And the ESO
+    # VISTA service run 179.B-2002(B), Planned over all of P115 (2025-04-01 12:00 .. 2025-10-01 12:00 UT).
     Query(
         "time overlap",
         "SELECT obs_id FROM ivoa.obsplan WHERE t_min < 60923 AND t_max > 60922",
         "SELECT obs_id FROM ivoa.obsplan WHERE t_min < 60923 AND t_max > 60922",
-        ("0811026501", "0811026601", "0960860801"),
+        ("0811026501", "0811026601", "0960860801", "179.B-2002(B)"),
     ),
     # 4.2 time + spectral overlap: 2025-09-04..2025-09-17 and 20-50 keV (2.48e-11..6.2e-11 m):
     # NuSTAR (3-79 keV) scheduled rows of those two weeks; XMM-Newton (0.15-15 keV, em_min 8.3e-11 m)
