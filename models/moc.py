@@ -1,17 +1,40 @@
 """MOC 2.0 coverage maps of a table: space (SMOC), time (TMOC) and space-time (STMOC), and their files.
 
-Default orders, and why:
+Orders, chosen per table and facility from what the rows describe (:func:`choose_orders`):
 
-* **Space order 10** (HEALPix cells of 3.4 arcmin). The footprints we publish range from about
-  12 arcmin (NuSTAR, XMM-Newton) to 16 deg (INTEGRAL fully-coded fields): order 10 resolves the
-  smallest with a few cells across while the largest still cost only their boundary cells.
-  A MOC always covers its footprints (cells overlapping a footprint are kept), so sub-arcminute
-  radio fields come out as one or a few cells: a superset, never a miss.
-* **Time order 31** (cells of 2^30 us, about 17.9 min). The schedules give UTC at the
-  observatory, and we do not correct to the solar-system barycentre: the light-travel time
-  Earth-barycentre (up to about 8.3 min, and more for planned times that shift anyway) makes
-  finer cells false precision. MOC 2.0 (section 4.2) recommends order 31 exactly when the
-  reference position is not barycentric.
+* **Space order: four cells across the typical footprint.** The order whose mean cell
+  (58.6 deg / 2^order) is at most a quarter of the median footprint diameter (distinct footprints:
+  circle diameter, or twice the largest vertex distance of a polygon from its centre), e.g. 5 for
+  INTEGRAL's 9-14 deg fields, 9 for XMM-Newton's 30' octagon, 11 for NuSTAR's 12', 12 for a 6.8'
+  VLT field. A MOC always covers its footprints (cells overlapping a footprint are kept), so the
+  order only sets how much sky around a footprint is included, at most about a cell width: a
+  quarter of the footprint. Finer orders add boundary cells (and building time: mocpy's cost per
+  footprint grows with the cells across it) without telling a user more about where the
+  instrument looked; a fixed order would make INTEGRAL's MOCs huge and a VLT field a few cells.
+  Never finer than the instrument resolution (median ``s_resolution``: a cell below it describes
+  nothing), and within [`MIN_SPACE_ORDER`, `MAX_SPACE_ORDER`].
+* **Time order: one cell no longer than the shortest exposures.** The order whose cell
+  (2^(61-order) us) is at most the 5th percentile of ``t_max - t_min`` (a percentile, so that one
+  aborted seconds-long row does not set the order of a whole facility), and at most order 31
+  (2^30 us, 17.9 min): the schedules give UTC at the observatory, and we do not correct to the
+  solar-system barycentre, so finer cells would be false precision (MOC 2.0, section 4.2,
+  recommends order 31 when the reference position is not barycentric). A VLT frame of minutes gets
+  31, an XMM-Newton observation of hours 29, an INTEGRAL revolution of a day 25.
+* **Budget** (:func:`plan_snapshot_mocs`): all MOC files of a snapshot together may not be larger
+  than the snapshot's VOTables. Over budget, the largest file's MOC is degraded by one order (both
+  orders for a space-time MOC, which is rebuilt from its distinct footprints), and again, until the
+  files fit or every MOC is at the floor (`MIN_SPACE_ORDER`, `MIN_TIME_ORDER`). Largest first,
+  ties by file name: the same rows always give the same files. The FITS framing (two 2880-byte
+  header blocks per file, the size of an empty MOC) is not charged: a snapshot of a few rows could
+  not pay it from its VOTables, and degrading would not shrink it.
+
+Building: every distinct footprint (same ``s_region`` text) is computed once, as one MOC, by
+mocpy's vectorised constructors (``MOC.from_cones`` without union; ``MOC.from_polygons`` in batches
+of `POLYGON_BATCH`: one call with all polygons is quadratic in mocpy 0.21). The space MOC is their
+union (one ``multi_union``); the space-time MOC is built from the distinct footprints too: the rows
+sharing a footprint have their time ranges merged at the time order, and each merged range refers
+to its footprint's MOC (``STMOC.from_spatial_coverages``), so a pointing observed a thousand times
+is computed once and costs one entry per run of time cells, not one per row.
 
 Time axis: MOC 2.0 counts microseconds of **TCB** since JD 0. `tcb_microseconds` converts UTC MJD
 exactly for leap seconds (astropy UTC->TAI) and interpolates the smooth TCB-TAI offset from a
@@ -22,40 +45,66 @@ within 1 us. Intervals are closed: ``t_max`` itself is inside the MOC.
 Empty input (no row with a region, or with both times) gives a valid empty MOC of the requested
 order, which writes and reloads like any other: an empty collection still publishes its coverage.
 
-FITS files: space MOCs use NUNIQ ordering, as MOC 2.0 recommends for compatibility with MOC 1.x
-readers (mocpy's ``v1_compatible``; it also keeps the 1.1 keyword ``MOCORDER``); time and
-space-time MOCs can only be RANGE-ordered. Headers carry MOCVERS, MOCDIM, ORDERING, COORDSYS /
-TIMESYS, MOCORD_S / MOCORD_T, MOCID and MOCTOOL, and no date, so the same coverage always gives
-the same bytes.
+Files: FITS (MOC 2.0, the standard serialisation) for every MOC, plus JSON for space and time MOCs
+(small, and what web clients such as Aladin Lite read). Space-time MOCs get no JSON: MOC 2.0's JSON
+is a non-normative suggestion whose space-time example is not even valid JSON, mocpy calls it
+unofficial, and it would double the largest files of a snapshot. Space MOCs use NUNIQ ordering, as
+MOC 2.0 recommends for compatibility with MOC 1.x readers (mocpy's ``v1_compatible``; it also keeps
+the 1.1 keyword ``MOCORDER``); time and space-time MOCs can only be RANGE-ordered. Headers carry
+MOCVERS, MOCDIM, ORDERING, COORDSYS / TIMESYS, MOCORD_S / MOCORD_T, MOCID and MOCTOOL, and no date,
+so the same coverage always gives the same bytes.
 """
 
 from __future__ import annotations
 
+import functools
+import io
 import os
+import re
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import astropy.units as u
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from astropy.io import fits
 from astropy.time import Time
+from erfa import ErfaWarning
 from mocpy import MOC, STMOC, TimeMOC
 
-from models.regions import ParsedRegions, parse_stcs
+from models.regions import ParsedRegions, RegionParseError, parse_stcs
 from models.timeutil import utc_mjd_to_time
 
-#: Default HEALPix order of space MOCs (3.4 arcmin cells).
+#: Default HEALPix order of space MOCs when nothing says otherwise (3.4 arcmin cells).
 SPACE_ORDER = 10
-#: Default order of time MOCs (2^30 us = 17.9 min cells).
+#: Finest time order (2^30 us = 17.9 min cells): the default, and the limit without barycentric correction.
 TIME_ORDER = 31
-#: How mocpy merges many cones: our footprints overlap (the same field observed repeatedly), and
-#: "large_cones" was the faster strategy in benchmarks/bench_moc.py for such inputs (for 8 deg
+#: Cells across the median footprint that set the space order (see the module notes).
+CELLS_ACROSS = 4
+#: Coarsest space order of a published MOC (7.3 deg cells: below it a MOC no longer says where).
+MIN_SPACE_ORDER = 3
+#: Finest space order (0.8 arcsec cells): pointings are not known better.
+MAX_SPACE_ORDER = 18
+#: Coarsest time order (2^44 us = 204 d cells: half a year, the scale of an observing period).
+MIN_TIME_ORDER = 17
+#: Percentile of the durations that sets the time order (robust to a single very short row).
+DURATION_PERCENTILE = 5.0
+#: Polygons per ``MOC.from_polygons`` call: one call is quadratic in its size in mocpy 0.21
+#: (5 k / 50 k / 150 k polygons: 0.11 / 9.0 / 88 s), batches of 5 k are linear.
+POLYGON_BATCH = 5_000
+#: How mocpy merges many cones in `space_moc`: our footprints overlap (the same field observed repeatedly),
+#: and "large_cones" was the faster strategy in benchmarks/bench_moc.py for such inputs (for 8 deg
 #: cones 1.6 to 4 times faster than "small_cones"; about equal for sub-degree ones).
 UNION_STRATEGY = "large_cones"
 #: mocpy computes cone coverage this many orders deeper, then degrades: cells only grazed by the
 #: cone are dropped (about 11 % less area for 0.1 deg cones at order 10), at 2-5 times the cost.
 DELTA_DEPTH = 2
+#: Mean HEALPix cell size at order 0 (deg): sqrt(4 pi / 12) rad.
+_CELL0_DEG = float(np.degrees(np.sqrt(4.0 * np.pi / 12.0)))
+#: Bytes of FITS framing per MOC file (primary header + table header blocks), not charged to the budget.
+FITS_FRAMING = 2 * 2880
 
 _US_PER_DAY = 86_400_000_000
 #: Keywords that would make two writes of the same MOC differ.
@@ -67,24 +116,37 @@ _VOLATILE_KEYWORDS = ("DATE", "DATE-HDU", "CHECKSUM", "DATASUM")
 # --------------------------------------------------------------------------------------------
 
 
-#: Above this many days between the earliest and latest time, a daily table would cost more than
-#: converting each value: astropy converts them one by one instead.
-_MAX_TABLE_DAYS = 50_000
+#: Days per block of the cached daily TCB-TAI table (2.8 years: 1,025 astropy conversions, ~15 ms once).
+_BLOCK_DAYS = 1024
+
+
+@functools.cache
+def _offset_block(block: int) -> np.ndarray:
+    """TCB - TAI (days) at the TAI Julian dates ``block * _BLOCK_DAYS + 0 .. _BLOCK_DAYS`` (astropy, exact)."""
+    nodes = (block * _BLOCK_DAYS + np.arange(_BLOCK_DAYS + 1)).astype("float64")
+    tai = Time(nodes, format="jd", scale="tai")
+    with warnings.catch_warnings():  # nodes past the data ("dubious year"): TCB-TAI needs no leap seconds
+        warnings.simplefilter("ignore", ErfaWarning)
+        tcb = tai.tcb
+    offset = (tcb.jd1 - tai.jd1) + (tcb.jd2 - tai.jd2)
+    offset.setflags(write=False)
+    return offset
 
 
 def _tcb_minus_tai_days(tai_jd: np.ndarray) -> np.ndarray:
-    """TCB - TAI (days) at TAI Julian dates, interpolated from an exact daily astropy table."""
-    lo = np.floor(tai_jd.min()) - 1.0
-    hi = np.ceil(tai_jd.max()) + 1.0
-    if hi - lo > min(_MAX_TABLE_DAYS, 2 * tai_jd.size):
-        tai = Time(tai_jd, format="jd", scale="tai")
-        tcb = tai.tcb
-        return (tcb.jd1 - tai.jd1) + (tcb.jd2 - tai.jd2)
-    nodes = np.arange(lo, hi + 1.0)
-    tai = Time(nodes, format="jd", scale="tai")
-    tcb = tai.tcb
-    offset = (tcb.jd1 - tai.jd1) + (tcb.jd2 - tai.jd2)
-    return np.interp(tai_jd, nodes, offset)
+    """TCB - TAI (days) at TAI Julian dates, interpolated linearly from an exact daily astropy table.
+
+    The table is computed in cached blocks of `_BLOCK_DAYS` days, so every call (whatever its size)
+    uses the same nodes: the same instant always gets the same microsecond, and a process pays for
+    each block once.
+    """
+    first = int(np.floor(tai_jd.min())) // _BLOCK_DAYS
+    last = int(np.floor(tai_jd.max())) // _BLOCK_DAYS
+    table = np.concatenate([_offset_block(b)[:-1] for b in range(first, last + 1)] + [_offset_block(last)[-1:]])
+    x = tai_jd - first * _BLOCK_DAYS
+    i = np.clip(np.floor(x).astype(np.int64), 0, len(table) - 2)
+    frac = x - i
+    return table[i] + frac * (table[i + 1] - table[i])
 
 
 def tcb_microseconds(mjd_utc: npt.ArrayLike, *, ceil: bool = False) -> np.ndarray:
@@ -187,44 +249,127 @@ def time_moc(t_min: npt.ArrayLike, t_max: npt.ArrayLike, *, order: int = TIME_OR
 
 
 # --------------------------------------------------------------------------------------------
-# Space axis
+# Footprints
 # --------------------------------------------------------------------------------------------
 
 
-def _cones(
-    parsed: ParsedRegions, rows: np.ndarray, order: int, strategy: str | None, delta_depth: int = DELTA_DEPTH
-) -> MOC | list[MOC]:
-    """Cone MOCs of circle rows: their union (``strategy`` given) or one per row (``None``)."""
-    ra, dec, radius = parsed.ra[rows], parsed.dec[rows], parsed.radius[rows]
-    if strategy is not None:
-        # observation logs repeat pointings: each distinct cone is computed once
-        ra, dec, radius = np.unique(np.column_stack([ra, dec, radius]), axis=0).T
-    return MOC.from_cones(
-        lon=ra * u.deg,
-        lat=dec * u.deg,
-        radius=radius * u.deg,
-        max_depth=order,
-        union_strategy=strategy,
-        delta_depth=delta_depth,
-    )
+@dataclass(frozen=True)
+class Footprints:
+    """The distinct footprints of an ``s_region`` column and which row has which.
+
+    Attributes
+    ----------
+    parsed
+        The distinct regions, parsed (one entry per footprint; no null entries).
+    codes
+        Per row of the column, the index of its footprint in ``parsed``; -1 for rows without a region.
+    """
+
+    parsed: ParsedRegions
+    codes: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.parsed)
 
 
-def _polygon_mocs(
-    parsed: ParsedRegions, order: int, use: np.ndarray | None = None
-) -> tuple[list[np.ndarray], list[list[MOC]]]:
-    """One MOC per polygon row (in ``use`` if given): mocpy's vectorised call per vertex count."""
-    rows_out, mocs_out = [], []
-    for all_rows, all_ra, all_dec in parsed.polygon_groups():
-        keep = np.ones(len(all_rows), dtype=bool) if use is None else use[all_rows]
-        if not keep.any():
-            continue
-        rows, v_ra, v_dec = all_rows[keep], all_ra[keep], all_dec[keep]
-        # mocpy's array form: rows lon1, lat1, lon2, lat2, ...
-        lonlat = np.empty((2 * len(rows), v_ra.shape[1]), dtype="float64")
-        lonlat[0::2], lonlat[1::2] = v_ra, v_dec
-        rows_out.append(rows)
-        mocs_out.append(MOC.from_polygons(lonlat, max_depth=order))
-    return rows_out, mocs_out
+def distinct_footprints(s_region: pd.Series) -> Footprints:
+    """Group the rows of an STC-S column by footprint (identical region text), vectorised.
+
+    Raises
+    ------
+    models.regions.RegionParseError
+        For unreadable regions, naming their rows in ``s_region``.
+    """
+    values = pd.Series(s_region, copy=False).astype(object)
+    values = values.where(values.notna() & (values.astype(str).str.strip() != ""), None)
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    try:
+        parsed = parse_stcs(pd.Series(np.asarray(uniques, dtype=object), dtype=object))
+    except RegionParseError:
+        parse_stcs(pd.Series(s_region, copy=False))  # error path: name the rows of the column itself
+        raise
+    return Footprints(parsed, codes.astype(np.int64))
+
+
+def footprint_diameters(parsed: ParsedRegions) -> np.ndarray:
+    """Angular diameter (deg) of each region: circles 2r; polygons twice the largest vertex distance from the centre."""
+    out = np.where(parsed.is_circle, 2.0 * parsed.radius, np.nan)
+    for rows, v_ra, v_dec in parsed.polygon_groups():
+        ra, dec = np.radians(v_ra), np.radians(v_dec)
+        xyz = np.stack([np.cos(dec) * np.cos(ra), np.cos(dec) * np.sin(ra), np.sin(dec)], axis=-1)
+        centre = xyz.sum(axis=1)
+        centre /= np.linalg.norm(centre, axis=1, keepdims=True)
+        cos_sep = np.clip(np.einsum("mkc,mc->mk", xyz, centre), -1.0, 1.0)
+        out[rows] = 2.0 * np.degrees(np.arccos(cos_sep.min(axis=1)))
+    return out
+
+
+def _fromiter(mocs: list[MOC]) -> np.ndarray:
+    return np.fromiter(mocs, dtype=object, count=len(mocs))
+
+
+def footprint_mocs(
+    parsed: ParsedRegions, order: int, *, use: np.ndarray | None = None, delta_depth: int = DELTA_DEPTH
+) -> np.ndarray:
+    """One space MOC per region (object array aligned with ``parsed``; ``None`` where not built).
+
+    Circles go to one ``MOC.from_cones`` call (no union), polygons to ``MOC.from_polygons`` per
+    vertex count in batches of `POLYGON_BATCH` (linear; one call with all would be quadratic).
+
+    Parameters
+    ----------
+    parsed
+        Regions, normally distinct (`distinct_footprints`): each is computed once.
+    order
+        HEALPix order.
+    use
+        Build only these regions (boolean mask); default all that are not null.
+    delta_depth
+        Extra orders mocpy uses to decide which boundary cells a cone touches (`DELTA_DEPTH`).
+
+    Returns
+    -------
+    numpy.ndarray
+        dtype object, ``len(parsed)`` entries.
+    """
+    keep = ~parsed.is_null if use is None else (use & ~parsed.is_null)
+    out = np.full(len(parsed), None, dtype=object)
+    circles = np.flatnonzero(parsed.is_circle & keep)
+    if len(circles):
+        out[circles] = _fromiter(
+            MOC.from_cones(
+                lon=parsed.ra[circles] * u.deg,
+                lat=parsed.dec[circles] * u.deg,
+                radius=parsed.radius[circles] * u.deg,
+                max_depth=order,
+                union_strategy=None,
+                delta_depth=delta_depth,
+            )
+        )
+    for rows, v_ra, v_dec in parsed.polygon_groups():
+        sel = keep[rows]
+        rows, v_ra, v_dec = rows[sel], v_ra[sel], v_dec[sel]
+        for lo in range(0, len(rows), POLYGON_BATCH):  # batches, not rows
+            hi = lo + POLYGON_BATCH
+            lonlat = np.empty((2 * len(rows[lo:hi]), v_ra.shape[1]), dtype="float64")
+            lonlat[0::2], lonlat[1::2] = v_ra[lo:hi], v_dec[lo:hi]  # mocpy's array form: lon1, lat1, ...
+            out[rows[lo:hi]] = _fromiter(MOC.from_polygons(lonlat, max_depth=order))
+    return out
+
+
+def union_all(mocs: npt.ArrayLike, order: int) -> MOC:
+    """Union of many space MOCs in one mocpy ``multi_union`` call; empty MOC of ``order`` for none."""
+    mocs = [m for m in np.asarray(mocs, dtype=object).ravel().tolist() if m is not None]
+    if not mocs:
+        return MOC.new_empty(order)
+    if len(mocs) == 1:
+        return mocs[0]
+    return mocs[0].union(*mocs[1:])
+
+
+# --------------------------------------------------------------------------------------------
+# Space axis
+# --------------------------------------------------------------------------------------------
 
 
 def space_moc(
@@ -236,8 +381,9 @@ def space_moc(
 ) -> MOC:
     """Space MOC (ICRS) of an STC-S ``s_region`` column: the union of every row's footprint.
 
-    All circles go to mocpy in one call (``MOC.from_cones`` with a union strategy) and polygons in
-    one call per vertex count (``MOC.from_polygons``); null regions are skipped.
+    Each distinct footprint is computed once: all distinct circles in one ``MOC.from_cones`` call
+    with a union strategy, polygons in batches of `POLYGON_BATCH` per vertex count; null regions
+    are skipped.
 
     Parameters
     ----------
@@ -260,18 +406,68 @@ def space_moc(
     models.regions.RegionParseError
         For unreadable regions.
     """
-    parsed = parse_stcs(s_region)
+    parsed = distinct_footprints(s_region).parsed
     parts: list[MOC] = []
     circles = np.flatnonzero(parsed.is_circle)
     if len(circles):
-        parts.append(_cones(parsed, circles, max_depth, union_strategy, delta_depth))
-    for mocs in _polygon_mocs(parsed, max_depth)[1]:
-        parts.extend(mocs)
-    if not parts:
-        return MOC.new_empty(max_depth)
-    if len(parts) == 1:
-        return parts[0]
-    return parts[0].union(*parts[1:])
+        parts.append(
+            MOC.from_cones(
+                lon=parsed.ra[circles] * u.deg,
+                lat=parsed.dec[circles] * u.deg,
+                radius=parsed.radius[circles] * u.deg,
+                max_depth=max_depth,
+                union_strategy=union_strategy,
+                delta_depth=delta_depth,
+            )
+        )
+    polygons = footprint_mocs(parsed, max_depth, use=parsed.is_polygon)
+    parts += polygons[parsed.is_polygon].tolist()
+    return union_all(parts, max_depth)
+
+
+# --------------------------------------------------------------------------------------------
+# Space-time
+# --------------------------------------------------------------------------------------------
+
+
+def merged_time_entries(
+    codes: np.ndarray, start_us: np.ndarray, end_us: np.ndarray, order: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per footprint, the union of its rows' ranges at time ``order``: ``(codes, start, end)`` of the runs.
+
+    Ranges are half-open TCB microseconds; each is widened to whole cells of ``order`` (as the MOC
+    will be), then ranges of one footprint that overlap or touch are merged. Vectorised: a sort and
+    a grouped running maximum.
+    """
+    cell = np.int64(1) << np.int64(61 - order)
+    s = start_us // cell * cell
+    e = -((-end_us) // cell) * cell
+    sort = np.lexsort((s, codes))
+    c, s, e = codes[sort], s[sort], e[sort]
+    if len(c) == 0:
+        return c, s, e
+    reach = pd.Series(e).groupby(c).cummax().to_numpy()
+    new = np.ones(len(c), dtype=bool)
+    new[1:] = (c[1:] != c[:-1]) | (s[1:] > reach[:-1])
+    first = np.flatnonzero(new)
+    return c[first], s[first], np.maximum.reduceat(e, first)
+
+
+def _stmoc_from_entries(
+    codes: np.ndarray, start: np.ndarray, end: np.ndarray, mocs: np.ndarray, time_order: int, space_order: int
+) -> STMOC:
+    """STMOC of cell-aligned time runs, each with its footprint MOC (``mocs[codes]``)."""
+    if len(codes) == 0:
+        return STMOC.new_empty(time_order, space_order)
+    # Values a quarter cell inside the aligned bounds: mocpy rounds them back to exactly these cells,
+    # whatever float rounding its own Time conversion adds.
+    inset = (np.int64(1) << np.int64(61 - time_order)) // 4
+    return STMOC.from_spatial_coverages(
+        _times_for_mocpy(start + inset, later=False),
+        _times_for_mocpy(end - inset, later=True),
+        mocs[codes],
+        time_depth=time_order,
+    )
 
 
 def space_time_moc(
@@ -284,8 +480,10 @@ def space_time_moc(
 ) -> STMOC:
     """Space-time MOC: each row's footprint during its ``[t_min, t_max]`` (UTC MJD, made TCB).
 
-    Rows without a region or without both times are skipped. Footprints are built per row by
-    mocpy's vectorised constructors and combined by one ``STMOC.from_spatial_coverages`` call.
+    Built from the distinct footprints: each is computed once (`footprint_mocs`), the time ranges
+    of the rows sharing it are merged at ``time_order`` (`merged_time_entries`), and one
+    ``STMOC.from_spatial_coverages`` call combines them. Rows without a region or without both
+    times are skipped.
 
     Returns
     -------
@@ -297,35 +495,424 @@ def space_time_moc(
     ValueError
         If a row has ``t_min > t_max``; `models.regions.RegionParseError` for unreadable regions.
     """
-    parsed = parse_stcs(s_region)
+    footprints = distinct_footprints(s_region)
     lo = np.asarray(t_min, dtype="float64")
     hi = np.asarray(t_max, dtype="float64")
-    if not (len(lo) == len(hi) == len(parsed)):
-        raise ValueError(f"s_region, t_min and t_max differ in length: {len(parsed)}, {len(lo)}, {len(hi)}")
-    use = _check_times(lo, hi) & ~parsed.is_null
-    # One from_spatial_coverages call for all rows (a set: row order does not matter). mocpy 0.21's
-    # STMOC.union leaves empty time entries behind (not canonical), so parts are never unioned.
-    order: list[np.ndarray] = []
-    footprints: list[MOC] = []
-    circles = np.flatnonzero(parsed.is_circle & use)
-    if len(circles):
-        order.append(circles)
-        footprints += _cones(parsed, circles, space_order, None)
-    for rows, mocs in zip(*_polygon_mocs(parsed, space_order, use), strict=True):
-        order.append(rows)
-        footprints += mocs
-    if not footprints:
+    if not (len(lo) == len(hi) == len(footprints.codes)):
+        raise ValueError(f"s_region, t_min and t_max differ in length: {len(footprints.codes)}, {len(lo)}, {len(hi)}")
+    use = _check_times(lo, hi) & (footprints.codes >= 0)
+    if not use.any():
         return STMOC.new_empty(time_order, space_order)
-    rows = np.concatenate(order)
-    start, end = _tcb_ranges(lo[rows], hi[rows])
-    return STMOC.from_spatial_coverages(
-        _times_for_mocpy(start, later=False), _times_for_mocpy(end, later=True), footprints, time_depth=time_order
-    )
+    codes = footprints.codes[use]
+    needed = np.zeros(len(footprints), dtype=bool)
+    needed[codes] = True
+    mocs = footprint_mocs(footprints.parsed, space_order, use=needed)
+    start, end = _tcb_ranges(lo[use], hi[use])
+    return _stmoc_from_entries(*merged_time_entries(codes, start, end, time_order), mocs, time_order, space_order)
+
+
+# --------------------------------------------------------------------------------------------
+# Orders
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Orders:
+    """Space and time orders of one table's MOCs for one facility, and the quantities that set them."""
+
+    space: int
+    time: int
+    footprint_deg: float | None = None
+    resolution_arcsec: float | None = None
+    duration_s: float | None = None
+
+
+def space_order_for(diameter_deg: float | None, resolution_arcsec: float | None = None) -> int:
+    """Space order with `CELLS_ACROSS` cells across ``diameter_deg``, no finer than the resolution.
+
+    Parameters
+    ----------
+    diameter_deg
+        Typical footprint diameter; ``None``/NaN gives `SPACE_ORDER`.
+    resolution_arcsec
+        Instrument resolution (FWHM); cells are not made smaller than it.
+
+    Returns
+    -------
+    int
+        Within [`MIN_SPACE_ORDER`, `MAX_SPACE_ORDER`].
+    """
+    order = SPACE_ORDER
+    if diameter_deg is not None and np.isfinite(diameter_deg) and diameter_deg > 0:
+        order = int(np.ceil(np.log2(_CELL0_DEG * CELLS_ACROSS / diameter_deg) - 1e-9))
+    top = MAX_SPACE_ORDER
+    if resolution_arcsec is not None and np.isfinite(resolution_arcsec) and resolution_arcsec > 0:
+        top = min(top, int(np.floor(np.log2(_CELL0_DEG * 3600.0 / resolution_arcsec) + 1e-9)))
+    return int(np.clip(order, MIN_SPACE_ORDER, max(MIN_SPACE_ORDER, top)))
+
+
+def time_order_for(duration_s: float | None) -> int:
+    """Coarsest time order whose cell (2^(61-order) us) is at most ``duration_s``, within [MIN_TIME_ORDER, 31]."""
+    if duration_s is None or not np.isfinite(duration_s) or duration_s <= 0:
+        return TIME_ORDER
+    order = int(np.ceil(61 - np.log2(duration_s * 1e6) - 1e-9))
+    return int(np.clip(order, MIN_TIME_ORDER, TIME_ORDER))
+
+
+def choose_orders(
+    s_region: pd.Series | Footprints,
+    t_min: npt.ArrayLike,
+    t_max: npt.ArrayLike,
+    s_resolution: npt.ArrayLike | None = None,
+) -> Orders:
+    """The space and time orders of the MOCs of these rows (one table, one facility): see the module notes.
+
+    Parameters
+    ----------
+    s_region
+        The rows' regions (or their `distinct_footprints`).
+    t_min, t_max
+        UTC MJD (NaN for null).
+    s_resolution
+        Spatial resolution (arcsec) per row, if known.
+
+    Returns
+    -------
+    Orders
+    """
+    footprints = s_region if isinstance(s_region, Footprints) else distinct_footprints(s_region)
+    diameters = footprint_diameters(footprints.parsed)
+    diameters = diameters[np.isfinite(diameters)]
+    diameter = float(np.median(diameters)) if len(diameters) else None
+    resolution = None
+    if s_resolution is not None:
+        res = np.asarray(s_resolution, dtype="float64")
+        res = res[np.isfinite(res) & (res > 0)]
+        resolution = float(np.median(res)) if len(res) else None
+    lo = np.asarray(t_min, dtype="float64")
+    hi = np.asarray(t_max, dtype="float64")
+    with np.errstate(invalid="ignore"):
+        seconds = (hi - lo) * 86_400.0
+    seconds = seconds[np.isfinite(seconds) & (seconds > 0)]
+    duration = float(np.percentile(seconds, DURATION_PERCENTILE)) if len(seconds) else None
+    return Orders(space_order_for(diameter, resolution), time_order_for(duration), diameter, resolution, duration)
+
+
+# --------------------------------------------------------------------------------------------
+# Coverage of one table and facility, with a budget
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Coverage:
+    """Rows of one table and facility, ready to give their three MOCs at any orders.
+
+    Distinct footprints and TCB ranges are computed once; footprint MOCs are cached per order, so
+    a degradation step rebuilds only what changes.
+    """
+
+    name: str
+    moc_id: str
+    orders: Orders
+    footprints: Footprints
+    t_min: np.ndarray
+    t_max: np.ndarray
+    _mocs: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+    _cache: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_frame(cls, name: str, moc_id: str, frame: pd.DataFrame) -> Coverage:
+        """From a frame with ``s_region``, ``t_min``, ``t_max`` (and ``s_resolution`` if present)."""
+        footprints = distinct_footprints(frame["s_region"])
+        t_min = frame["t_min"].to_numpy(dtype="float64", na_value=np.nan)
+        t_max = frame["t_max"].to_numpy(dtype="float64", na_value=np.nan)
+        _check_times(t_min, t_max)
+        res = frame["s_resolution"] if "s_resolution" in frame.columns else None
+        res = None if res is None else res.to_numpy(dtype="float64", na_value=np.nan)
+        return cls(name, moc_id, choose_orders(footprints, t_min, t_max, res), footprints, t_min, t_max)
+
+    def _footprint_mocs(self, order: int) -> np.ndarray:
+        if order not in self._mocs:
+            self._mocs.clear()  # keep one order: memory stays one MOC per footprint
+            self._mocs[order] = footprint_mocs(self.footprints.parsed, order)
+        return self._mocs[order]
+
+    def smoc(self, order: int) -> MOC:
+        """Union of the footprints (all rows with a region)."""
+        return union_all(self._footprint_mocs(order), order)
+
+    def _ranges(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Rows with both times, and their TCB microsecond ranges (computed once)."""
+        if "ranges" not in self._cache:
+            timed = np.isfinite(self.t_min) & np.isfinite(self.t_max)
+            self._cache["ranges"] = (timed, *_tcb_ranges(self.t_min[timed], self.t_max[timed]))
+        return self._cache["ranges"]
+
+    def tmoc(self, order: int) -> TimeMOC:
+        """Time MOC of the rows with both times."""
+        timed, start, end = self._ranges()
+        if not timed.any():
+            return TimeMOC.new_empty(order)
+        return TimeMOC.from_depth61_ranges(order, np.column_stack([start, end]).astype(np.uint64))
+
+    def stmoc(self, time_order: int, space_order: int) -> STMOC:
+        """Space-time MOC from the distinct footprints (rows with a region and both times)."""
+        timed, start, end = self._ranges()
+        located = self.footprints.codes[timed] >= 0
+        if not located.any():
+            return STMOC.new_empty(time_order, space_order)
+        codes = self.footprints.codes[timed][located]
+        entries = merged_time_entries(codes, start[located], end[located], time_order)
+        return _stmoc_from_entries(*entries, self._footprint_mocs(space_order), time_order, space_order)
+
+
+KINDS = ("smoc", "tmoc", "stmoc")
+
+
+@dataclass
+class MocFile:
+    """One MOC of a snapshot at its current orders, serialised (``{suffix: bytes}``)."""
+
+    coverage: Coverage
+    kind: str
+    space: int
+    time: int
+    files: dict[str, bytes] = field(default_factory=dict)
+    is_empty: bool = False
+
+    @property
+    def base(self) -> str:
+        """File name without suffix: ``<table>-<facility>-<kind>``."""
+        return f"{self.coverage.name}-{self.kind}"
+
+    @property
+    def size(self) -> int:
+        """Bytes of its files."""
+        return sum(len(b) for b in self.files.values())
+
+    @property
+    def charged(self) -> int:
+        """Bytes charged to the budget: the files minus the FITS framing."""
+        return max(0, self.size - FITS_FRAMING)
+
+    def build(self, tool: str) -> None:
+        """(Re)build the MOC at the current orders and serialise it."""
+        c = self.coverage
+        if self.kind == "smoc":
+            moc: MOC | TimeMOC | STMOC = c.smoc(self.space)
+        elif self.kind == "tmoc":
+            moc = c.tmoc(self.time)
+        else:
+            moc = c.stmoc(self.time, self.space)
+        self.is_empty = bool(moc.is_empty() if isinstance(moc, STMOC) else moc.empty())
+        self.files = moc_bytes(moc, moc_id=c.moc_id, tool=tool)
+
+    def can_degrade(self) -> bool:
+        """Whether an order of this MOC is above its floor."""
+        space_ok = self.space > MIN_SPACE_ORDER
+        time_ok = self.time > MIN_TIME_ORDER
+        return {"smoc": space_ok, "tmoc": time_ok, "stmoc": space_ok or time_ok}[self.kind]
+
+    def degrade(self) -> None:
+        """One order coarser (both axes of a space-time MOC, each down to its floor)."""
+        if self.kind in ("smoc", "stmoc"):
+            self.space = max(MIN_SPACE_ORDER, self.space - 1)
+        if self.kind in ("tmoc", "stmoc"):
+            self.time = max(MIN_TIME_ORDER, self.time - 1)
+
+
+@dataclass
+class MocPlan:
+    """The MOC files of a snapshot after the budget: contents, orders and whether they fit."""
+
+    mocs: list[MocFile]
+    budget_bytes: int | None
+    degradations: int
+
+    @property
+    def charged(self) -> int:
+        """Bytes charged to the budget (files minus FITS framing)."""
+        return sum(m.charged for m in self.mocs)
+
+    @property
+    def size(self) -> int:
+        """Bytes of all files."""
+        return sum(m.size for m in self.mocs)
+
+    @property
+    def omitted(self) -> dict[str, str]:
+        """MOCs not written because they cover nothing, with the reason (for the manifest)."""
+        why = {
+            "smoc": "no row has a footprint (s_region NULL)",
+            "tmoc": "no row has both t_min and t_max",
+            "stmoc": "no row has a footprint and both times",
+        }
+        return {f"moc/{m.base}": why[m.kind] for m in self.mocs if m.is_empty}
+
+    @property
+    def within_budget(self) -> bool:
+        """Whether the charged bytes fit the budget (always true without one)."""
+        return self.budget_bytes is None or self.charged <= self.budget_bytes
+
+    def write(self, directory: str | Path) -> list[str]:
+        """Write ``moc/<base>.<suffix>`` under ``directory``; returns the relative posix paths, sorted."""
+        folder = Path(directory) / "moc"
+        folder.mkdir(exist_ok=True)
+        written = []
+        for moc in self.mocs:
+            if moc.is_empty:
+                continue  # no footprint or no time: no empty file (see `omitted`)
+            for suffix, data in moc.files.items():
+                path = folder / f"{moc.base}.{suffix}"
+                path.write_bytes(data)
+                written.append(path.relative_to(directory).as_posix())
+        return sorted(written)
+
+
+def file_token(text: str) -> str:
+    """File-name token of a facility (as ``models.snapshot`` names MOC files)."""
+    token = re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower()
+    return token or "unknown"
+
+
+def table_coverages(name: str, frame: pd.DataFrame, qualified_name: str) -> list[Coverage]:
+    """One `Coverage` per facility of a table (a handful of facilities: the loop is not over rows)."""
+    facilities = frame["facility_name"].fillna("unknown").astype(str)
+    out = []
+    for facility in sorted(facilities.unique()):
+        rows = frame[(facilities == facility).to_numpy()]
+        out.append(Coverage.from_frame(f"{name}-{file_token(facility)}", f"{qualified_name}/{facility}", rows))
+    return out
+
+
+def plan_snapshot_mocs(
+    tables: Mapping[str, pd.DataFrame],
+    tool: str,
+    *,
+    budget_bytes: int | None,
+    qualified_names: Mapping[str, str] | None = None,
+) -> MocPlan:
+    """Build every MOC of a snapshot at the orders of `choose_orders`, then fit them to the budget.
+
+    While the charged bytes exceed ``budget_bytes``, the MOC with the largest files (ties: file
+    name) that can still be degraded is degraded by one order and rebuilt (see the module notes).
+
+    Parameters
+    ----------
+    tables
+        Frames by table name (e.g. ``obsplan``, ``obscore``) with ``facility_name``, ``s_region``,
+        ``t_min``, ``t_max`` (and ``s_resolution``).
+    tool
+        ``MOCTOOL`` of the files.
+    budget_bytes
+        The snapshot's VOTable bytes (`votable_budget`); ``None``: no budget.
+    qualified_names
+        ``MOCID`` prefix per table; default ``ivoa.<table>``.
+
+    Returns
+    -------
+    MocPlan
+        Serialised files, final orders, number of degradation steps, and whether they fit.
+    """
+    mocs: list[MocFile] = []
+    for name in sorted(tables):
+        qualified = (qualified_names or {}).get(name, f"ivoa.{name}")
+        for coverage in table_coverages(name, tables[name], qualified):
+            o = coverage.orders
+            mocs += [MocFile(coverage, kind, o.space, o.time) for kind in KINDS]
+    for moc in mocs:
+        moc.build(tool)
+    steps = 0
+    while budget_bytes is not None and sum(m.charged for m in mocs) > budget_bytes:
+        candidates = [m for m in mocs if m.can_degrade()]
+        if not candidates:
+            break
+        largest = min(candidates, key=lambda m: (-m.size, m.base))
+        largest.degrade()
+        largest.build(tool)
+        steps += 1
+    return MocPlan(mocs, budget_bytes, steps)
+
+
+def votable_budget(directory: str | Path) -> int:
+    """Bytes of the VOTables (``*.vot``) of a snapshot directory: the MOC budget."""
+    return sum(p.stat().st_size for p in Path(directory).glob("*.vot"))
+
+
+def write_snapshot_mocs(
+    directory: str | Path,
+    tables: Mapping[str, pd.DataFrame],
+    tool: str,
+    *,
+    budget_bytes: int | None = None,
+    qualified_names: Mapping[str, str] | None = None,
+) -> list[str]:
+    """Write ``moc/<table>-<facility>-{smoc,tmoc,stmoc}`` files of a snapshot, within its VOTable bytes.
+
+    Parameters
+    ----------
+    directory
+        The snapshot (staging) directory; its VOTables must be written already when ``budget_bytes``
+        is not given.
+    tables
+        Frames by table name (`plan_snapshot_mocs`).
+    tool
+        ``MOCTOOL``.
+    budget_bytes
+        Bytes the MOC files may take (default: `votable_budget` of ``directory``).
+    qualified_names
+        ``MOCID`` prefix per table (default ``ivoa.<table>``).
+
+    Returns
+    -------
+    list of str
+        Written files, relative to ``directory``.
+    """
+    budget = votable_budget(directory) if budget_bytes is None else budget_bytes
+    return plan_snapshot_mocs(tables, tool, budget_bytes=budget, qualified_names=qualified_names).write(directory)
 
 
 # --------------------------------------------------------------------------------------------
 # Files
 # --------------------------------------------------------------------------------------------
+
+
+def moc_bytes(moc: MOC | TimeMOC | STMOC, *, moc_id: str, tool: str, json: bool | None = None) -> dict[str, bytes]:
+    """The file contents of a MOC: ``{"fits": ..., "json": ...}``; the same MOC always gives the same bytes.
+
+    Parameters
+    ----------
+    moc
+        Space, time or space-time MOC.
+    moc_id
+        ``MOCID``: identifier of the data the MOC describes (e.g. the table's IVOA identifier).
+    tool
+        ``MOCTOOL``: the generator and its version.
+    json
+        Add the JSON serialisation; default for space and time MOCs only (see the module notes).
+
+    Returns
+    -------
+    dict
+        Suffix to bytes, FITS first.
+    """
+    is_space = isinstance(moc, MOC)
+    if json is None:
+        json = not isinstance(moc, STMOC)
+    # NUNIQ for space MOCs (v1_compatible); time and space-time MOCs are RANGE only.
+    hdul = moc.serialize(format="fits", v1_compatible=is_space)
+    header = hdul[1].header
+    for key in _VOLATILE_KEYWORDS:
+        header.remove(key, ignore_missing=True, remove_all=True)
+        hdul[0].header.remove(key, ignore_missing=True, remove_all=True)
+    header["MOCID"] = (moc_id, "identifier of the data described")
+    header["MOCTOOL"] = (tool, "generator")
+    buffer = io.BytesIO()
+    hdul.writeto(buffer, output_verify="exception")
+    out = {"fits": buffer.getvalue()}
+    if json:
+        out["json"] = (moc.to_string(format="json") + "\n").encode("utf-8")
+    return out
 
 
 def write_moc(
@@ -335,8 +922,9 @@ def write_moc(
     moc_id: str,
     tool: str,
     overwrite: bool = False,
+    json: bool | None = None,
 ) -> list[Path]:
-    """Write ``<path>.fits`` (MOC 2.0) and ``<path>.json``; the same MOC always gives the same bytes.
+    """Write ``<path>.fits`` (MOC 2.0) and, for space and time MOCs, ``<path>.json`` (see `moc_bytes`).
 
     Parameters
     ----------
@@ -350,31 +938,25 @@ def write_moc(
         ``MOCTOOL``: the generator and its version.
     overwrite
         Replace existing files (refused by default, like mocpy and astropy).
+    json
+        Write JSON too (default: not for space-time MOCs).
 
     Returns
     -------
     list of pathlib.Path
-        The FITS and JSON paths.
+        The paths written, FITS first.
     """
     base = Path(path_without_suffix)
-    fits_path = base.with_name(base.name + ".fits")
-    json_path = base.with_name(base.name + ".json")
-    for p in (fits_path, json_path):
+    contents = moc_bytes(moc, moc_id=moc_id, tool=tool, json=json)
+    paths = {suffix: base.with_name(f"{base.name}.{suffix}") for suffix in contents}
+    for p in paths.values():
         if p.exists() and not overwrite:
             raise FileExistsError(f"{p} exists; pass overwrite=True to replace it")
-    is_space = isinstance(moc, MOC)
-    tmp = base.with_name(f".{base.name}.{os.getpid()}.tmp.fits")
-    try:
-        # NUNIQ for space MOCs (v1_compatible); time and space-time MOCs are RANGE only.
-        moc.save(tmp, format="fits", overwrite=True, v1_compatible=is_space)
-        with fits.open(tmp) as hdul:
-            header = hdul[1].header
-            for key in _VOLATILE_KEYWORDS:
-                header.remove(key, ignore_missing=True, remove_all=True)
-            header["MOCID"] = (moc_id, "identifier of the data described")
-            header["MOCTOOL"] = (tool, "generator")
-            hdul.writeto(fits_path, overwrite=overwrite, output_verify="exception")
-    finally:
-        tmp.unlink(missing_ok=True)
-    json_path.write_text(moc.to_string(format="json") + "\n", encoding="utf-8")
-    return [fits_path, json_path]
+    for suffix, data in contents.items():
+        tmp = base.with_name(f".{base.name}.{os.getpid()}.tmp.{suffix}")
+        try:
+            tmp.write_bytes(data)
+            os.replace(tmp, paths[suffix])
+        finally:
+            tmp.unlink(missing_ok=True)
+    return list(paths.values())

@@ -39,7 +39,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
@@ -47,7 +46,7 @@ from models.arrow import arrow_schema, conform, to_frame
 from models.columns import TableSpec
 from models.durable import exchange, fsync_dir, fsync_tree, hold_staging, release_staging, root_lock, stale_staging
 from models.history import changes_document
-from models.moc import space_moc, space_time_moc, time_moc, write_moc
+from models.moc import plan_snapshot_mocs, votable_budget
 from models.parquet import write_parquet
 from models.tables import HISTORY_TABLES, IVOA_TABLES
 from models.tap_kit import write_tap_kit
@@ -445,29 +444,22 @@ def _file_token(text: str) -> str:
     return token or "unknown"
 
 
-def write_mocs(directory: Path, name: str, frame: pd.DataFrame, tool: str) -> list[str]:
-    """``moc/<table>-<facility>-{smoc,tmoc,stmoc}.{fits,json}`` for every facility of a table."""
-    folder = Path(directory) / "moc"
-    folder.mkdir(exist_ok=True)
-    spec = SNAPSHOT_TABLES[name]
-    written: list[str] = []
-    facilities = frame["facility_name"].fillna("unknown").astype(str)
-    for facility in sorted(facilities.unique()):  # a handful of facilities, not rows
-        rows = frame[(facilities == facility).to_numpy()]
-        t_min = rows["t_min"].to_numpy(dtype="float64", na_value=np.nan)
-        t_max = rows["t_max"].to_numpy(dtype="float64", na_value=np.nan)
-        timed = ~(np.isnan(t_min) | np.isnan(t_max))
-        base = folder / f"{name}-{_file_token(facility)}"
-        moc_id = f"{spec.qualified_name}/{facility}"
-        mocs = {
-            "smoc": space_moc(rows["s_region"]),
-            "tmoc": time_moc(t_min[timed], t_max[timed]),
-            "stmoc": space_time_moc(rows["s_region"], t_min, t_max),
-        }
-        for kind, moc in mocs.items():
-            paths = write_moc(moc, f"{base}-{kind}", moc_id=moc_id, tool=tool)
-            written += [p.relative_to(directory).as_posix() for p in paths]
-    return written
+def write_mocs(directory: Path, tables: Mapping[str, pd.DataFrame], tool: str) -> tuple[list[str], dict[str, str]]:
+    """``moc/<table>-<facility>-{smoc,tmoc}.{fits,json}`` and ``-stmoc.fits`` for every facility of the tables.
+
+    Orders are chosen per table and facility from what the rows describe, and degraded until all
+    MOC files together are no larger than the snapshot's VOTables (written before; see
+    :func:`models.moc.plan_snapshot_mocs`). A MOC that would cover nothing (a facility whose rows have
+    no footprint, e.g. ESO runs before their pointing is known) is not written.
+
+    Returns
+    -------
+    tuple
+        The files written (relative paths) and the omitted MOCs with the reason, for the manifest.
+    """
+    names = {n: SNAPSHOT_TABLES[n].qualified_name for n in tables}
+    plan = plan_snapshot_mocs(tables, tool, budget_bytes=votable_budget(directory), qualified_names=names)
+    return plan.write(directory), plan.omitted
 
 
 def diff_snapshots(old: Path, new: Path) -> dict[str, Any]:
@@ -545,7 +537,7 @@ def stage_snapshot(
         write_changes(stage, changes, document)
         entries["changes"] = {"table": "voharvest.changes", "rows": len(changes), "files": ["changes.parquet"]}
         tool = f"voharvest {code_version()}"
-        mocs = [p for name in MOC_TABLES for p in write_mocs(stage, name, tables[name], tool)]
+        mocs, mocs_omitted = write_mocs(stage, {name: tables[name] for name in MOC_TABLES}, tool)
         tap = write_tap_kit(stage, [SNAPSHOT_TABLES[n] for n in entries])
         raw = raw_export(stage / "raw")
         sources = {
@@ -562,6 +554,7 @@ def stage_snapshot(
                 "tables": entries,
                 "changes": provenance["changes"],
                 "mocs": mocs,
+                "mocs_omitted": mocs_omitted,
                 "tap": tap,
                 "raw": "raw/ is a raw archive of exactly the responses parsed (voharvest harvest --replay <it>)",
                 "sources": sources,

@@ -32,7 +32,7 @@ def _stage(root: Path, date: dt.date, frame: pd.DataFrame) -> Path:
     }
     snapshot.write_changes(stage, result.changes, {"snapshot": date.isoformat(), "changes": []})
     tables["changes"] = {"table": CHANGES.qualified_name, "rows": len(result.changes), "files": ["changes.parquet"]}
-    snapshot.write_mocs(stage, "obsplan", result.obsplan, "voharvest test")
+    snapshot.write_mocs(stage, {"obsplan": result.obsplan}, "voharvest test")
     write_tap_kit(stage, [OBSPLAN, OBSPLAN_HISTORY, CHANGES])
     snapshot.write_manifest(stage, {"snapshot": date.isoformat(), "tables": tables})
     return stage
@@ -54,7 +54,8 @@ def test_publish_layout_manifest_and_latest(tmp_path: Path, plan: pd.DataFrame) 
     assert snapshot.validate_snapshot(path) == []
     names = {p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file()}
     assert {"obsplan.parquet", "obsplan.vot", "obsplan_history.parquet", "changes.json", "changes.vot"} <= names
-    assert {f"moc/obsplan-nustar-{k}.{e}" for k in ("smoc", "tmoc", "stmoc") for e in ("fits", "json")} <= names
+    assert {f"moc/obsplan-nustar-{k}.{e}" for k in ("smoc", "tmoc") for e in ("fits", "json")} <= names
+    assert "moc/obsplan-nustar-stmoc.fits" in names and "moc/obsplan-nustar-stmoc.json" not in names
     assert {"tap/schema.sql", "tap/load.sh", "tap/tap_schema/columns.csv"} <= names
     manifest = json.loads((path / "manifest.json").read_text())
     assert set(manifest["files"]) == names - {"manifest.json"}
