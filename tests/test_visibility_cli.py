@@ -1,0 +1,89 @@
+"""``voharvest visibility``: the command prints the same answer as the Python function."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from astropy.io.votable import parse as parse_votable
+
+from models.visibility import visibility
+from pipelines.cli_visibility import register
+
+
+def _main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="voharvest")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+def test_votable_equals_function(tmp_path: Path) -> None:
+    out = tmp_path / "xmm.vot"
+    argv = ["visibility", "--facility", "xmm", "--ra", "05:34:31.94", "--dec", "+22:00:52.2"]
+    argv += ["--start", "2025-09-05", "--end", "2025-09-08", "--min-vis", "3600", "--output", str(out)]
+    assert _main(argv) == 0
+    table = parse_votable(out, verify="exception").get_first_table().array
+    # 05:34:31.94 = 83.633083 deg and +22:00:52.2 = 22.014500 deg by hand
+    expected = visibility("XMM-Newton", 83.633083, 22.0145, "2025-09-05", "2025-09-08", min_vis=3600)
+    assert np.allclose(table["START_VISIBILITY"], expected.starts)
+    assert np.allclose(table["DURATION"], expected.durations_s)
+    assert (table["DURATION"] >= 3600).all()
+
+
+def test_json_and_csv(capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+    argv = ["visibility", "--facility", "INTEGRAL", "--ra", "83.6", "--dec", "22", "--start", "2025-09-05"]
+    assert _main([*argv, "--end", "2025-09-06", "--format", "json"]) == 0
+    answer = json.loads(capsysbinary.readouterr().out)
+    assert answer["windows"] == [] and "2025-02-28" in answer["infos"]["FACILITY_STATUS"]
+    assert _main([*argv, "--end", "60924.0", "--format", "csv", "--flavour", "objobssap"]) == 0
+    assert capsysbinary.readouterr().out.decode().splitlines() == ["t_start,t_stop,t_observability,t_validity"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--facility", "NuSTAR", "--start", "2025-09-05", "--end", "2025-09-06"], "at most 7 days"),
+        (["--facility", "Chandra", "--start", "2025-09-05", "--end", "2025-09-06"], "unknown facility"),
+        (["--facility", "VLT", "--start", "2025-13-05", "--end", "2025-09-06"], ""),
+    ],
+)
+def test_errors_exit_2(extra: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _main(["visibility", "--ra", "10", "--dec", "-30", *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("voharvest visibility:") and message in err
+
+
+def test_votable_bytes_parse_from_stdout(capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+    argv = ["visibility", "--facility", "VLT", "--ra", "6.0236", "--dec", "-72.0813"]
+    assert _main([*argv, "--start", "2025-09-05T12:00", "--end", "2025-09-06T12:00"]) == 0
+    doc = parse_votable(io.BytesIO(capsysbinary.readouterr().out), verify="exception")
+    assert len(doc.get_first_table().array) == 1  # one night
+
+
+def test_from_moc_answers_without_recomputing(tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+    from models.visibility.moc import visibility_stmoc, write_visibility_stmoc
+
+    (path,) = write_visibility_stmoc(visibility_stmoc("VLT", "2025-09-05", 2), tmp_path, "VLT")
+    argv = ["visibility", "--facility", "VLT", "--ra", "6.0236", "--dec", "-72.0813", "--from-moc", str(path)]
+    assert _main([*argv, "--start", "2025-09-05T12:00", "--end", "2025-09-06T12:00", "--format", "csv"]) == 0
+    rows = capsysbinary.readouterr().out.decode().splitlines()[1:]
+    direct = visibility("VLT", 6.0236, -72.0813, "2025-09-05T12:00", "2025-09-06T12:00")
+    assert len(rows) == direct.starts.size == 1
+    start, end, _ = (float(v) for v in rows[0].split(","))
+    cell = 2**30 / 86400e6  # time order 31: 17.9 min
+    assert direct.starts[0] - 1e-6 <= start <= direct.starts[0] + cell + 301 / 86400
+    assert direct.ends[0] - cell - 301 / 86400 <= end <= direct.ends[0] + 1e-6
+
+
+def test_registered_in_voharvest(capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+    from pipelines.cli import main
+
+    argv = ["visibility", "--facility", "APEX", "--ra", "201.365", "--dec", "-43.019", "--format", "csv"]
+    assert main([*argv, "--start", "2025-09-05T12:00", "--end", "2025-09-06T12:00"]) == 0
+    lines = capsysbinary.readouterr().out.decode().splitlines()
+    assert lines[0] == "START_VISIBILITY,END_VISIBILITY,DURATION" and len(lines) >= 2
