@@ -15,6 +15,7 @@ dataset, so the cost does not grow with a Python loop over link rows.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -81,6 +82,13 @@ DATALINK = TableSpec(
     ),
 )
 
+#: Link to a resource's provenance (W3C PROV-AQ section 3, ``has_provenance``). The DataLink core
+#: vocabulary has no provenance term (spec/obscore.md section 6 lists them), and DataLink 1.1 takes a
+#: term of another vocabulary as its full URI.
+HAS_PROVENANCE = "http://www.w3.org/ns/prov#has_provenance"
+#: A term of another vocabulary: a full http(s) URI with a fragment, nothing that would need escaping.
+_OTHER_VOCABULARY = r'https?://[^\s"<>\\^`{|}#]+#[A-Za-z][A-Za-z0-9_.-]*'
+
 _LINK_COLUMNS = tuple(DATALINK.names)
 _TRAILER_ROW = b"</TR>\n"
 #: Characters that cannot appear in a URI (RFC 3986 section 2): they must be percent-encoded.
@@ -96,8 +104,9 @@ def check_links(links: pd.DataFrame) -> None:
 
     Rules (DataLink 1.1 section 3.2): ``ID`` and ``semantics`` set; exactly one of ``access_url``,
     ``service_def``, ``error_message`` per row; ``access_url`` an escaped URI (no spaces etc.);
-    ``semantics`` a ``#term`` of the core vocabulary (:data:`SEMANTICS`; a custom vocabulary would need
-    full URIs, not used here); no line breaks in values (each link is one TABLEDATA row).
+    ``semantics`` a ``#term`` of the core vocabulary (:data:`SEMANTICS`) or the full ``http(s)`` URI of
+    a term of another vocabulary (e.g. :data:`HAS_PROVENANCE`); no line breaks in values (each link is
+    one TABLEDATA row).
     """
     missing = [c for c in ("ID", "semantics") if c not in links.columns]
     if missing:
@@ -110,10 +119,15 @@ def check_links(links: pd.DataFrame) -> None:
     bad = np.asarray(n_targets) != 1
     if np.any(bad):
         raise DataLinkError(f"link rows {_first(bad)} need exactly one of access_url, service_def, error_message")
-    bad = ~links["semantics"].isin(SEMANTICS).to_numpy(dtype=bool)
+    semantics = links["semantics"].astype("string")
+    other = semantics.str.fullmatch(_OTHER_VOCABULARY).fillna(False).to_numpy(dtype=bool)
+    bad = ~(links["semantics"].isin(SEMANTICS).to_numpy(dtype=bool) | other)
     if bad.any():
         shown = list(links["semantics"].iloc[_first(bad)[:3]])
-        raise DataLinkError(f"link rows {_first(bad)}: semantics {shown} not a '#term' of the DataLink core vocabulary")
+        raise DataLinkError(
+            f"link rows {_first(bad)}: semantics {shown} not a '#term' of the DataLink core vocabulary "
+            "(nor a full http(s) URI of another vocabulary)"
+        )
     if "access_url" in links.columns:
         # RFC 3986: no whitespace, quotes, angle brackets, braces, backslash, caret, backtick or '|' in a
         # URI; index values (file names, HDU names) must have been escaped (models.hea.url_part).
@@ -190,3 +204,237 @@ def _row_ends(body: bytes, n_rows: int) -> np.ndarray:
     if len(newlines) != n_rows or not body.endswith(_TRAILER_ROW):
         raise DataLinkError(f"TABLEDATA has {len(newlines)} lines for {n_rows} link rows: cannot cut per document")
     return newlines
+
+
+# --------------------------------------------------------------------------------------------
+# DataLink documents of a snapshot
+# --------------------------------------------------------------------------------------------
+
+#: Folder of a snapshot's DataLink documents (``datalink/<collection>/<obs_id>.xml``).
+DATALINK_DIR = "datalink"
+#: ``obs_publisher_did`` -> document table of a snapshot (for a TAP kit pointing ``access_url`` at them).
+DATALINK_INDEX = f"{DATALINK_DIR}/documents.csv"
+#: The snapshot's provenance record, the target of every ``#provenance`` link (PROV-JSON).
+PROVENANCE_TARGET = "provenance/prov.json"
+#: W3C PROV-JSON is served as JSON (PROV-JSON submission, section 1).
+PROVENANCE_TYPE = "application/json"
+#: Why an X-ray event list (a mission of :data:`models.hea.XRAY_ARCHIVES`) has no ``#calibration`` link
+#: (an ``error_message`` row says so; other event lists without responses get no ``#calibration`` row).
+NO_RESPONSE = (
+    "NotFoundFault: no instrument-response link is given for this observation: X-ray responses depend on the "
+    "extraction region and are generated from the mission calibration database with the mission's analysis software"
+)
+_SAFE_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+
+
+def document_paths(obscore: pd.DataFrame) -> pd.Series:
+    """Relative path of each row's DataLink document (NULL for rows that are not event lists).
+
+    ``datalink/<obs_collection>/<obs_id>.xml``: both parts are used as they are when they are plain
+    names (letters, digits, ``.``, ``_``, ``-``; every harvested collection and id is), so the path is
+    also a URL path needing no escaping; any other value is replaced by the first 16 hex digits of the
+    SHA-256 of ``obs_publisher_did`` (unique, still a plain name).
+    """
+    import hashlib
+
+    events = (obscore["dataproduct_type"] == "event").fillna(False).to_numpy(dtype=bool)
+    coll = obscore["obs_collection"].astype("string")
+    obs_id = obscore["obs_id"].astype("string")
+    plain = (coll.str.match(_SAFE_NAME) & obs_id.str.match(_SAFE_NAME)).fillna(False).to_numpy(dtype=bool)
+    path = (DATALINK_DIR + "/" + coll + "/" + obs_id + ".xml").astype(object)
+    odd = np.flatnonzero(events & ~plain)
+    if odd.size:  # rare: ids with characters that would need escaping
+        dids = obscore["obs_publisher_did"].astype(str).to_numpy()[odd]
+        path.iloc[odd] = [f"{DATALINK_DIR}/x/{hashlib.sha256(d.encode()).hexdigest()[:16]}.xml" for d in dids]
+    return path.where(pd.Series(events, index=path.index), None)
+
+
+def _gadf_links_from_raw(raw_dir: Path, obscore: pd.DataFrame) -> pd.DataFrame:
+    """H.E.S.S. DL3 link rows (events, each IRF, GTI) from the hdu-index in the snapshot's ``raw/``."""
+    import datetime as dt
+
+    from models.hea import empty_links, gadf_to_ivoa
+    from scrapers import gadf
+    from scrapers.archive import RawArchive
+
+    archive = RawArchive(raw_dir)
+    # Only the two index records are read (and their blobs checked against their SHA-256); the
+    # release's requests do not depend on the date.
+    records = [archive.get_ok(request) for request in gadf.requests(dt.date(2000, 1, 1))]
+    found = {r.request.name: r for r in records if r is not None}
+    hess = obscore[obscore["obs_collection"] == gadf.HESS_DR1_COLLECTION]
+    if len(found) < 2 or hess.empty:
+        return empty_links()
+    frames = {name: gadf.parse(name, r.content, r.request.url) for name, r in found.items()}
+    out = gadf_to_ivoa(
+        frames["obs_index"],
+        frames["hdu_index"],
+        collection=gadf.HESS_DR1_COLLECTION,
+        access_url_template=gadf.HESS_DR1_URL_TEMPLATE,
+        datalink_base_url="/",  # only to have the links built; documents are placed by document_paths
+    )
+    links = out["datalink"]
+    return links[links["ID"].isin(set(hess["obs_publisher_did"]))].reset_index(drop=True)
+
+
+def snapshot_links(
+    obscore: pd.DataFrame,
+    obscore_hea: pd.DataFrame,
+    base_url: str | None,
+    *,
+    gadf_links: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Link rows of every event-list dataset of a snapshot, with a ``document`` column.
+
+    Parameters
+    ----------
+    obscore, obscore_hea
+        The snapshot's ObsCore frames; event lists are ``dataproduct_type = 'event'`` rows (``obscore_hea``
+        is used to describe the dataset in the ``#this`` row).
+    base_url
+        Public URL of the snapshot directory; the ``#provenance`` link is ``<base>/provenance/prov.json``,
+        or the relative reference ``../../provenance/prov.json`` (resolved against the document's own
+        URL, RFC 3986 section 5) when unset.
+    gadf_links
+        Link rows of GADF releases (``models.hea.gadf_to_ivoa``'s ``datalink``): events (``#this``), each
+        response (``#calibration`` with its response type) and GTI (``#auxiliary``) of a run.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`DATALINK` columns plus ``document``; rows of one document together, ``#this`` first.
+    """
+    paths = document_paths(obscore)
+    events = obscore[paths.notna().to_numpy()].assign(document=paths[paths.notna()])
+    gadf_links = gadf_links if gadf_links is not None else pd.DataFrame(columns=[*_LINK_COLUMNS, "x_obs_id"])
+    gadf_links = gadf_links.drop(columns=["document", "x_obs_id"], errors="ignore")
+    gadf_links = gadf_links[gadf_links["ID"].isin(set(events["obs_publisher_did"]))]
+    doc_of = events.set_index("obs_publisher_did")["document"]
+    covered = set(gadf_links["ID"])
+    rest = events[~events["obs_publisher_did"].isin(covered)]
+    url = rest["access_url"].astype(object)
+    has_url = url.notna().to_numpy(dtype=bool)
+    label = rest["obs_collection"].astype(str) + " observation " + rest["obs_id"].astype(str)
+    this = pd.DataFrame(
+        {
+            "ID": rest["obs_publisher_did"].to_numpy(),
+            "access_url": url.where(pd.Series(has_url, index=url.index), None).to_numpy(),
+            "service_def": None,
+            "error_message": np.where(has_url, None, "NotFoundFault: no event-list URL is known for this observation"),
+            "semantics": "#this",
+            "description": (
+                label + ": event list (" + rest["facility_name"].astype(str) + " archive product)"
+            ).to_numpy(),
+            "content_type": rest["access_format"].astype(object).where(pd.Series(has_url, index=url.index), None),
+            "content_length": pd.array([None] * len(rest), dtype="Int64"),
+            "content_qualifier": np.where(has_url, "event-list", None),
+        }
+    )
+    from models.hea import XRAY_ARCHIVES
+
+    xray = rest[rest["facility_name"].isin(list(XRAY_ARCHIVES)).to_numpy(dtype=bool)]
+    calibration = pd.DataFrame(
+        {
+            "ID": xray["obs_publisher_did"].to_numpy(),
+            "access_url": None,
+            "service_def": None,
+            "error_message": NO_RESPONSE,
+            "semantics": "#calibration",
+            "description": (label.loc[xray.index] + ": instrument response").to_numpy(),
+            "content_type": None,
+            "content_length": pd.array([None] * len(xray), dtype="Int64"),
+            "content_qualifier": None,
+        }
+    )
+    target = base_url.rstrip("/") + "/" + PROVENANCE_TARGET if base_url else "../../" + PROVENANCE_TARGET
+    provenance = pd.DataFrame(
+        {
+            "ID": events["obs_publisher_did"].to_numpy(),
+            "access_url": target,
+            "service_def": None,
+            "error_message": None,
+            "semantics": HAS_PROVENANCE,
+            "description": "W3C PROV / IVOA ProvenanceDM record of the snapshot this dataset was published in "
+            "(PROV-JSON; also provenance/prov.provn and provenance/prov.vot)",
+            "content_type": PROVENANCE_TYPE,
+            "content_length": pd.array([None] * len(events), dtype="Int64"),
+            "content_qualifier": None,
+        }
+    )
+    parts = [p for p in (gadf_links, this, calibration, provenance) if len(p)]
+    if not parts:
+        return pd.DataFrame(columns=[*_LINK_COLUMNS, "document"])
+    links = pd.concat([p.assign(_part=i) for i, p in enumerate(parts)], ignore_index=True)
+    rank = np.select(
+        [links["semantics"] == "#this", links["semantics"] == "#calibration", links["semantics"] == "#auxiliary"],
+        [0, 1, 2],
+        default=3,
+    )
+    links = links.assign(document=links["ID"].map(doc_of), _rank=rank)
+    links = links.sort_values(["document", "_rank", "_part"], kind="stable").drop(columns=["_rank", "_part"])
+    return links[[*_LINK_COLUMNS, "document"]].reset_index(drop=True)
+
+
+def datalink_access(obscore: pd.DataFrame, base_url: str | None) -> pd.DataFrame:
+    """ObsCore rows pointing at their DataLink documents when the snapshot has a public base URL.
+
+    Event-list rows get ``access_url = <base>/datalink/<collection>/<obs_id>.xml`` and ``access_format``
+    :data:`DATALINK_FORMAT` (exactly where a DataLink document is the target); ``access_estsize`` is
+    cleared there (it described the event file). Without a base URL the rows are returned unchanged
+    (their ``access_url`` is the archive's event file; the TAP kit points them at the documents through
+    the serving TAP server's base URL, using ``datalink/documents.csv``).
+    """
+    if not base_url:
+        return obscore
+    paths = document_paths(obscore)
+    has = paths.notna().to_numpy(dtype=bool)
+    out = obscore.copy()
+    out["access_url"] = out["access_url"].astype(object).where(~has, base_url.rstrip("/") + "/" + paths)
+    out["access_format"] = out["access_format"].astype(object).where(~has, DATALINK_FORMAT)
+    out["access_estsize"] = out["access_estsize"].astype("Int64").mask(has, pd.NA)
+    return out
+
+
+def write_snapshot_datalinks(
+    stage: Path,
+    obscore: pd.DataFrame,
+    obscore_hea: pd.DataFrame,
+    base_url: str | None,
+    *,
+    gadf_links: pd.DataFrame | None = None,
+) -> list[str]:
+    """Write a DataLink document for every event-list dataset of a snapshot, and their index.
+
+    Parameters
+    ----------
+    stage
+        The staged snapshot (its ``raw/`` must already hold the raw records: the H.E.S.S. indexes
+        give each run's IRF and GTI links).
+    obscore, obscore_hea
+        The ObsCore frames as they were *before* :func:`datalink_access` (``access_url`` = the event file).
+    base_url
+        Public URL of the snapshot directory, or ``None`` (see :func:`snapshot_links`).
+    gadf_links
+        GADF link rows to use instead of reading the indexes from ``raw/`` (tests, imports).
+
+    Returns
+    -------
+    list of str
+        Written files relative to ``stage``: ``datalink/<collection>/<obs_id>.xml`` per event list and
+        ``datalink/documents.csv`` (``obs_publisher_did,document``).
+    """
+    stage = Path(stage)
+    if gadf_links is None and (stage / "raw" / "records").is_dir():
+        gadf_links = _gadf_links_from_raw(stage / "raw", obscore)
+    links = snapshot_links(obscore, obscore_hea, base_url, gadf_links=gadf_links)
+    if links.empty:
+        return []
+    written = []
+    for rel, content in datalink_documents(links).items():  # one file per dataset
+        path = stage / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+        written.append(rel)
+    index = links[["ID", "document"]].drop_duplicates().rename(columns={"ID": "obs_publisher_did"})
+    (stage / DATALINK_INDEX).write_text(index.to_csv(index=False, lineterminator="\n"), encoding="utf-8")
+    return sorted([*written, DATALINK_INDEX])

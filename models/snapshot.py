@@ -44,11 +44,14 @@ import pyarrow.parquet as pq
 
 from models.arrow import arrow_schema, conform, to_frame
 from models.columns import TableSpec
+from models.datalink import DATALINK_INDEX, datalink_access, write_snapshot_datalinks
 from models.durable import exchange, fsync_dir, fsync_tree, hold_staging, release_staging, root_lock, stale_staging
 from models.history import changes_document
+from models.landing import write_landing_page, write_root_index
 from models.moc import plan_snapshot_mocs, votable_budget
 from models.parquet import write_parquet
-from models.tables import HISTORY_TABLES, IVOA_TABLES
+from models.provenance import row_provenance, write_provenance
+from models.tables import HISTORY_TABLES, IVOA_TABLES, PROVENANCE_TABLES
 from models.tap_kit import write_tap_kit
 from models.validate import validate
 from models.votable import write_votable
@@ -60,7 +63,7 @@ MANIFEST = "manifest.json"
 #: Identifies the manifest layout (bumped on incompatible changes).
 MANIFEST_FORMAT = "voharvest-snapshot/1"
 #: Every table a snapshot may hold, by short name.
-SNAPSHOT_TABLES: dict[str, TableSpec] = {**IVOA_TABLES, **HISTORY_TABLES}
+SNAPSHOT_TABLES: dict[str, TableSpec] = {**IVOA_TABLES, **HISTORY_TABLES, **PROVENANCE_TABLES}
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _CHUNK = 1 << 20
@@ -153,15 +156,30 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def file_entries(directory: Path) -> dict[str, dict[str, Any]]:
-    """``{relative posix path: {size, sha256}}`` of every file but the manifest, sorted by path."""
+def file_entries(directory: Path, known: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
+    """``{relative posix path: {size, sha256}}`` of every file but the manifest, sorted by path.
+
+    Parameters
+    ----------
+    directory
+        The snapshot (or stage).
+    known
+        Entries already computed for files of this directory (reused when the size still matches:
+        each byte is hashed once on the way to publication).
+    """
     directory = Path(directory)
+    known = known or {}
     out: dict[str, dict[str, Any]] = {}
     for path in sorted(p for p in directory.rglob("*") if p.is_file() or p.is_symlink()):
         rel = path.relative_to(directory).as_posix()
         if rel == MANIFEST:
             continue
-        out[rel] = {"size": path.stat().st_size, "sha256": sha256_file(path)}
+        size = path.stat().st_size
+        entry = known.get(rel)
+        if entry is not None and entry.get("size") == size:
+            out[rel] = {"size": size, "sha256": entry["sha256"]}
+        else:
+            out[rel] = {"size": size, "sha256": sha256_file(path)}
     return out
 
 
@@ -182,9 +200,14 @@ def dumps(document: Mapping[str, Any]) -> bytes:
     return (json.dumps(document, sort_keys=True, indent=1, ensure_ascii=False, allow_nan=False) + "\n").encode()
 
 
-def write_manifest(directory: Path, document: Mapping[str, Any]) -> Path:
-    """Write ``manifest.json``: ``document`` plus the size and SHA-256 of every other file."""
-    manifest = {**document, "format": MANIFEST_FORMAT, "files": file_entries(directory)}
+def write_manifest(
+    directory: Path, document: Mapping[str, Any], known: Mapping[str, Mapping[str, Any]] | None = None
+) -> Path:
+    """Write ``manifest.json``: ``document`` plus the size and SHA-256 of every other file.
+
+    ``known`` entries (from :func:`file_entries`) are reused instead of hashing those files again.
+    """
+    manifest = {**document, "format": MANIFEST_FORMAT, "files": file_entries(directory, known)}
     path = Path(directory) / MANIFEST
     path.write_bytes(dumps(manifest))
     return path
@@ -410,12 +433,13 @@ def _publish_locked(stage: Path, output_root: Path, date: dt.date, *, force: boo
         fsync_dir(target.parent)
         release_staging(stage)
     update_latest(output_root)
+    write_root_index(output_root)
     return Published(target, status)
 
 
 # -- writing -------------------------------------------------------------------------------------
 #: Tables published as VOTable besides Parquet (the history is Parquet only: it grows without bound).
-VOTABLE_TABLES = ("obsplan", "obscore", "obscore_radio", "obscore_hea")
+VOTABLE_TABLES = ("obsplan", "obscore", "obscore_radio", "obscore_hea", "row_provenance")
 #: Tables whose rows carry position and time: they get space, time and space-time MOCs per facility.
 MOC_TABLES = ("obsplan", "obscore")
 
@@ -490,7 +514,7 @@ def diff_snapshots(old: Path, new: Path) -> dict[str, Any]:
 
 # -- assembly ------------------------------------------------------------------------------------
 #: Table order in a snapshot (history last: Parquet only).
-SNAPSHOT_ORDER = ("obsplan", "obscore", "obscore_radio", "obscore_hea", "obsplan_history")
+SNAPSHOT_ORDER = ("obsplan", "obscore", "obscore_radio", "obscore_hea", "obsplan_history", "row_provenance")
 
 
 def stage_snapshot(
@@ -530,37 +554,57 @@ def stage_snapshot(
     """
     stage = new_staging(output_root, date)
     try:
-        entries = {
-            name: write_table(stage, name, tables[name], votable=name in VOTABLE_TABLES) for name in SNAPSHOT_ORDER
-        }
-        document = changes_document(changes, date, provenance["previous_snapshot"], provenance["as_of_mjd"])
-        write_changes(stage, changes, document)
-        entries["changes"] = {"table": "voharvest.changes", "rows": len(changes), "files": ["changes.parquet"]}
-        tool = f"voharvest {code_version()}"
-        mocs, mocs_omitted = write_mocs(stage, {name: tables[name] for name in MOC_TABLES}, tool)
-        tap = write_tap_kit(stage, [SNAPSHOT_TABLES[n] for n in entries])
         raw = raw_export(stage / "raw")
         sources = {
             name: {**{k: v for k, v in meta.items() if k not in ("requests", "archive")}, "responses": raw.get(name)}
             for name, meta in provenance["sources"].items()
         }
-        write_manifest(
-            stage,
-            {
-                "snapshot": date.isoformat(),
-                "as_of_mjd": provenance["as_of_mjd"],
-                "previous_snapshot": provenance["previous_snapshot"],
-                "code_version": code_version(),
-                "tables": entries,
-                "changes": provenance["changes"],
-                "mocs": mocs,
-                "mocs_omitted": mocs_omitted,
-                "tap": tap,
-                "raw": "raw/ is a raw archive of exactly the responses parsed (voharvest harvest --replay <it>)",
-                "sources": sources,
-                "validation": {"violations": provenance["violations"], "checks": "all blocking checks passed"},
-            },
+        facts = {"snapshot": date.isoformat(), "code_version": code_version(), "sources": sources}
+        base_url = provenance.get("public_base_url")
+        links = write_snapshot_datalinks(stage, tables["obscore"], tables["obscore_hea"], base_url)
+        tables = {**tables, "obscore": datalink_access(tables["obscore"], base_url)}
+        previous = previous_snapshot(output_root, date)
+        previous_rows = (
+            to_frame(pq.read_table(previous / "row_provenance.parquet"))
+            if previous is not None and (previous / "row_provenance.parquet").is_file()
+            else None
         )
+        tables["row_provenance"] = row_provenance(
+            tables["obsplan"], tables["obscore"], facts, previous_rows, tables["obsplan_history"]
+        )
+        entries = {
+            name: write_table(stage, name, tables[name], votable=name in VOTABLE_TABLES) for name in SNAPSHOT_ORDER
+        }
+        changelog = changes_document(changes, date, provenance["previous_snapshot"], provenance["as_of_mjd"])
+        write_changes(stage, changes, changelog)
+        entries["changes"] = {"table": "voharvest.changes", "rows": len(changes), "files": ["changes.parquet"]}
+        tool = f"voharvest {code_version()}"
+        mocs, mocs_omitted = write_mocs(stage, {name: tables[name] for name in MOC_TABLES}, tool)
+        tap = write_tap_kit(stage, [SNAPSHOT_TABLES[n] for n in entries])
+        document = {
+            "snapshot": date.isoformat(),
+            "as_of_mjd": provenance["as_of_mjd"],
+            "previous_snapshot": provenance["previous_snapshot"],
+            "code_version": code_version(),
+            "tables": entries,
+            "changes": provenance["changes"],
+            "mocs": mocs,
+            "mocs_omitted": mocs_omitted,
+            "tap": tap,
+            "raw": "raw/ is a raw archive of exactly the responses parsed (voharvest harvest --replay <it>)",
+            "sources": sources,
+            "datalink": {
+                "base_url": base_url,
+                "documents": len(links) - 1 if links else 0,
+                "index": DATALINK_INDEX if links else None,
+            },
+            "validation": {"violations": provenance["violations"], "checks": "all blocking checks passed"},
+        }
+        files = file_entries(stage)  # every byte written so far, hashed once
+        document["provenance"] = write_provenance(stage, document, files)  # PROV of every file above
+        files = file_entries(stage, files)  # hashes only the provenance files
+        write_landing_page(stage, {**document, "files": files}, tables, changes)
+        write_manifest(stage, document, known=files)  # hashes only the landing page
     except BaseException:
         discard(stage)
         raise

@@ -26,7 +26,7 @@ from pipelines.checks import (
     spec_check_specs,
     table_schema,
 )
-from pipelines.partitions import SNAPSHOT_DAYS, partition_date
+from pipelines.partitions import SNAPSHOT_DAYS, freshness_window, partition_date
 from pipelines.resources import FetcherResource, OutputStore, request_from_json
 from scrapers.archive import RawArchive, record_entry
 from scrapers.base import RawRecord, Request, Source, SourceError
@@ -77,10 +77,12 @@ def build_raw_asset(source: Source) -> dg.AssetsDefinition:
         key=raw_key(source),
         partitions_def=SNAPSHOT_DAYS,
         group_name="raw",
-        kinds={"http"},
+        kinds={"http", source.name},  # the source's name on the node in every view (the key ends in "responses")
+        tags={"source": source.name},
         pool=pool_name(source),
         description=(
-            f"Raw responses of {source.name} ({source.description or source.facility}), archived byte for byte "
+            f"{source.facility}: raw responses of {source.name} ({source.description or source.facility}), "
+            "archived byte for byte "
             f"in the dated raw archive. Hosts: {', '.join(source.hosts)}. Retryable fetch failures are retried "
             f"{FETCH_RETRIES} times by Dagster after the fetcher's own retries."
         ),
@@ -144,6 +146,12 @@ def _parse(source: Source, record: RawRecord, archive: RawArchive) -> pd.DataFra
         ) from exc
 
 
+def _freshness(source: Source) -> dg.FreshnessPolicy | None:
+    """Fail the asset's freshness when the latest harvest is older than the source's cadence plus grace."""
+    window = freshness_window(source)
+    return None if window is None else dg.FreshnessPolicy.time_window(fail_window=window)
+
+
 def build_core_asset(source: Source) -> dg.AssetsDefinition:
     """Parse and normalise a source's raw responses; drift checks gate what reaches the work area."""
     key = core_key(source)
@@ -153,10 +161,12 @@ def build_core_asset(source: Source) -> dg.AssetsDefinition:
         deps=[raw_key(source)],
         partitions_def=SNAPSHOT_DAYS,
         group_name="core",
-        kinds={"pandas"},
+        kinds={"pandas", source.name},  # the source's name on the node (the key ends in "ivoa_frames")
+        tags={"source": source.name},
+        freshness_policy=_freshness(source),
         check_specs=drift_check_specs(key, source),
         description=(
-            f"{source.name}: raw bytes parsed ({source.name}.parse) and normalised to IVOA frames "
+            f"{source.facility}: {source.name} raw bytes parsed ({source.name}.parse) and normalised to IVOA frames "
             f"({source.name}.normalise) as of the latest fetch time; kept in the output root's work area "
             "only when the drift checks pass."
         ),

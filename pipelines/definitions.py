@@ -5,6 +5,8 @@ instead of fetching live), ``VOHARVEST_ARCHIVE_DIR`` (live raw archives, default
 and ``VOHARVEST_OUTPUT_DIR`` (default ``output``). ``VOHARVEST_EXECUTOR`` selects where steps run
 without a code change: unset (Dagster's default, in-process or multiprocess), ``celery``
 (``dagster-celery``) or ``k8s`` (``dagster-k8s``, a pod per step); see pipelines/README.md.
+``VOHARVEST_ALERT_WEBHOOK`` / ``VOHARVEST_ALERT_COMMAND`` route the alerts of the run-failure and
+freshness sensors (:mod:`pipelines.sensors`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import dagster as dg
 from pipelines.assets import build_assets
 from pipelines.resources import FetcherResource, OutputStore
 from pipelines.schedules import build_jobs, build_schedules
+from pipelines.sensors import build_sensors
 from scrapers.base import Source
 from scrapers.registry import all_sources
 
@@ -54,6 +57,7 @@ def build_definitions(
         assets=build_assets(sources),
         jobs=build_jobs(sources),
         schedules=build_schedules(sources),
+        sensors=build_sensors(sources),
         resources={"fetcher": fetcher, "store": store},
         loggers=dict(loggers or {}),
         executor=executor_from_env(),

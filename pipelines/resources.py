@@ -34,8 +34,9 @@ _META = "source.json"
 class FetcherResource(dg.ConfigurableResource):
     """Live HTTP fetching into a dated raw archive, or replay from an archive directory.
 
-    A live page cannot be fetched for another day, so live mode only serves today's (UTC)
-    partition; any other date must be replayed from its archive.
+    A live page cannot be fetched for another day, so live mode fetches only today's (UTC)
+    partition; another date is replayed from its raw archive ``<archive_root>/<date>/`` when a
+    live harvest left one (how backfills work), and refused otherwise.
     """
 
     replay_dir: str | None = None
@@ -64,6 +65,11 @@ class FetcherResource(dg.ConfigurableResource):
             yield fetcher
             return
         today = dt.datetime.now(dt.UTC).date()  # the pipeline layer may read the clock; parsers never do
+        kept = self.archive_for(date)
+        if date != today and kept.root.is_dir() and kept.as_of == date:
+            # a past date whose live harvest left its raw archive: replayed (UI backfills, `voharvest backfill`)
+            yield ReplayFetcher(kept.root)
+            return
         if date != today:
             raise dg.Failure(
                 f"live harvest of {date.isoformat()} refused: pages can only be fetched for today "

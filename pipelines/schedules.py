@@ -12,6 +12,7 @@ from typing import Any
 import dagster as dg
 
 from pipelines.assets import PUBLISH_KEY, core_key, raw_key
+from pipelines.partitions import cadence, freshness_window  # noqa: F401 - re-exported
 from scrapers.base import Source
 
 #: Publication time (UTC): late in the day, after the last XMM-Newton refresh.

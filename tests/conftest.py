@@ -24,3 +24,12 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 @pytest.fixture(scope="session")
 def data_dir() -> pathlib.Path:
     return DATA
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_dagster_home(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Harvests run by tests record into a throw-away instance, never the developer's ``.dagster_home``.
+
+    Tests that need a particular instance set ``DAGSTER_HOME`` themselves (monkeypatch or env).
+    """
+    os.environ["DAGSTER_HOME"] = str(tmp_path_factory.mktemp("instance") / "dagster_home")

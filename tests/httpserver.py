@@ -1,7 +1,9 @@
 """A real HTTP server on 127.0.0.1 whose answers are scripted per path by the test.
 
 Each path has a queue of :class:`Reply` objects (status, headers, body, delays, a cut after *n* body
-bytes, no Content-Length); the last reply repeats once the queue is down to one. Every request
+bytes, no Content-Length); the last reply repeats once the queue is down to one. A path can instead
+have a responder, a function of the request received (:class:`Seen`) returning its reply, for
+answers that depend on the query string or form (:meth:`ScriptedServer.respond`). Every request
 received is recorded (method, path, query, headers, body) so tests can assert what was retried and
 which conditional headers were sent. Use :func:`running_server` or the ``http_server`` fixture.
 """
@@ -13,7 +15,7 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
@@ -53,6 +55,7 @@ class ScriptedServer:
 
     def __init__(self) -> None:
         self._scripts: dict[str, deque[Reply]] = {}
+        self._responders: dict[str, Callable[[Seen], Reply]] = {}
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._active = 0
@@ -80,15 +83,22 @@ class ScriptedServer:
                 parts = urlsplit(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                seen = Seen(self.command, parts.path, parse_qsl(parts.query), dict(self.headers.items()), body)
                 with server._lock:
-                    server.seen.append(
-                        Seen(self.command, parts.path, parse_qsl(parts.query), dict(self.headers.items()), body)
-                    )
+                    server.seen.append(seen)
                     queue = server._scripts.get(parts.path)
-                    if queue:
+                    responder = server._responders.get(parts.path)
+                    if responder is not None:
+                        reply = None
+                    elif queue:
                         reply = queue.popleft() if len(queue) > 1 else queue[0]
                     else:
                         reply = Reply(404, b"unscripted path " + parts.path.encode())
+                if reply is None:
+                    try:
+                        reply = responder(seen)  # type: ignore[misc]
+                    except Exception as exc:  # a broken responder is a 500 naming it, not a hung client
+                        reply = Reply(500, f"responder failed: {exc!r}".encode())
                 try:
                     self._send(reply, parts.path)
                 except (BrokenPipeError, ConnectionResetError):
@@ -141,6 +151,12 @@ class ScriptedServer:
         """Queue replies for ``path``; returns the full URL of the path."""
         with self._lock:
             self._scripts[path] = deque(replies)
+        return self.url + path
+
+    def respond(self, path: str, responder: Callable[[Seen], Reply]) -> str:
+        """Answer ``path`` with ``responder(request)`` (takes precedence over scripted replies); returns the URL."""
+        with self._lock:
+            self._responders[path] = responder
         return self.url + path
 
     def requests_to(self, path: str) -> list[Seen]:

@@ -30,7 +30,8 @@ def harvested(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
             ["build-replay", "--recordings", str(REPO / "recordings"), "--archive", str(archive), "--source", "nustar"]
         )
         output = tmp / "output"
-        code = main(["harvest", "--replay", str(archive), "--output", str(output), "--source", "nustar"])
+        # --ephemeral: a throw-away Dagster instance (the shared one is tested in test_operators.py)
+        code = main(["harvest", "--replay", str(archive), "--output", str(output), "--source", "nustar", "--ephemeral"])
         entries = sorted(p.name for p in tmp.iterdir())
     finally:
         os.chdir(cwd)
@@ -42,13 +43,14 @@ def test_harvest_prints_the_snapshot_path(harvested: dict, capsys: pytest.Captur
     snap = harvested["output"] / "snapshots" / "2025-09-05"
     assert (snap / "manifest.json").is_file()
     assert os.readlink(harvested["output"] / "latest") == "snapshots/2025-09-05"
-    # nothing but the archive and the output root appeared in the working directory (no Dagster home)
+    # nothing but the archive and the output root appeared in the working directory (--ephemeral: no Dagster home)
     assert harvested["entries"] == ["output", "replay"]
     table = pq.read_table(snap / "obsplan.parquet").to_pandas()
     assert len(table) == 11 and set(table["facility_name"]) == {"NuSTAR"}
     # re-running the date reproduces the same bytes: accepted as identical, path printed
     code = main(
         ["harvest", "--replay", str(harvested["archive"]), "--output", str(harvested["output"]), "--source", "nustar"]
+        + ["--ephemeral"]
     )
     assert code == 0
     assert capsys.readouterr().out.strip().splitlines()[-1] == str(snap)

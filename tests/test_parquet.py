@@ -122,9 +122,10 @@ def test_obsplan_systems_in_voparquet_content(tmp_path) -> None:
 def test_astropy_parquet_votable_reader(tmp_path) -> None:
     """astropy's own VOParquet reader gives the spec's unit/ucd/utype/description.
 
-    Uses the numeric ObsLocTAP columns: astropy 8's ``read_table_parquet`` cannot read string
-    columns that hold NULLs (it calls ``len(None)``) and its ``vstack`` refuses variable-length
-    (``arraysize="*"``) strings against Parquet strings, whatever the file says.
+    Uses the numeric ObsLocTAP columns: astropy 8's ``parquet.votable`` reader ``vstack``s the
+    empty VOTable table (variable-length ``arraysize="*"`` strings are object columns) with the
+    Parquet data (fixed-width str), and refuses that merge whatever the file says
+    (tests/test_readers.py checks the failure on a real snapshot).
     """
     numeric = tuple(c for c in OBSPLAN.columns if not c.is_string)
     spec = replace(OBSPLAN, name="obsplan_numeric", columns=numeric)
@@ -220,3 +221,57 @@ def test_read_back_as_astropy_table_with_metadata_and_masks(name: str, tmp_path)
             assert [None if m else str(v) for v, m in zip(col, col.mask, strict=True)] == want.to_pylist()
         elif not column.is_string:
             assert [None if m else v for v, m in zip(col.tolist(), col.mask, strict=True)] == want.to_pylist()
+
+
+@pytest.mark.parametrize("name", list(IVOA_TABLES))
+def test_plain_astropy_table_read(name: str, tmp_path) -> None:
+    """``Table.read("x.parquet")`` (no format, no helper): values, units, descriptions, UCDs.
+
+    Before astropy's header was written, astropy 8 computed string widths itself and failed on the
+    first NULL (``TypeError: object of type 'NoneType' has no len()``).
+    """
+    from astropy import units as u
+
+    spec = IVOA_TABLES[name]
+    frame = spec_frame(spec, n=15, seed=11)
+    if "target_name" in spec.names:
+        frame["target_name"] = [TARGETS[i % len(TARGETS)] if i % 4 else None for i in range(15)]
+    table = conform(frame, spec)
+    path = tmp_path / f"{name}.parquet"
+    write_parquet(table, spec, path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = Table.read(str(path))
+    assert got.colnames == spec.names and len(got) == 15
+    assert got.meta["name"] == spec.name and got.meta["description"] == spec.description
+    for column in spec.columns:
+        col = got[column.name]
+        assert col.unit == (u.Unit(column.unit) if column.unit else None), column.name
+        assert (col.description or "") == column.description
+        assert col.meta.get("ucd", "") == column.ucd and col.meta.get("utype", "") == column.utype
+        want = table.column(column.name).to_pylist()
+        if column.datatype in ("char", "unicodeChar", "region", "moc"):
+            # every non-NULL string whole (the width is the longest value, counted in characters)
+            assert [v for v, w in zip(col.tolist(), want, strict=True) if w is not None] == [
+                w for w in want if w is not None
+            ], column.name
+        elif not column.is_string:
+            np.testing.assert_array_equal(
+                np.asarray(col, dtype=float), np.array([np.nan if w is None else w for w in want], dtype=float)
+            )
+
+
+def test_astropy_header_widths_count_characters(tmp_path) -> None:
+    """``table::len::`` is the longest value in characters (UTF-8 bytes would over-count), at least 1."""
+    from models.parquet import astropy_metadata
+
+    frame = obsplan_frame(3)
+    frame["target_name"] = ["\u03b1 Cen", None, "Sgr A*"]  # "α Cen": 5 characters, 6 bytes
+    table = conform(frame, OBSPLAN)
+    meta = astropy_metadata(table, OBSPLAN)
+    assert meta[b"table::len::target_name"] == b"6"
+    assert meta[b"table::len::pol_states"] == b"1"  # all NULL
+    assert b"table_meta_yaml" in meta and b"unit: d" in meta[b"table_meta_yaml"]
+    path = tmp_path / "o.parquet"
+    write_parquet(table, OBSPLAN, path)
+    assert Table.read(str(path))["target_name"].tolist()[::2] == ["\u03b1 Cen", "Sgr A*"]

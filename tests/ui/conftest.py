@@ -1,13 +1,12 @@
-"""A real Dagster UI over a materialised harvest: replay archive -> ``dagster job execute`` -> webserver.
+"""A real Dagster UI over a harvest run by the CLI: replay archive -> ``voharvest harvest`` -> webserver.
 
 Everything runs for real in a temporary directory: the replay archive is built from the bundled
-recordings, the ``harvest`` job is materialised for the archive's date into a SQLite instance
-(``DAGSTER_HOME`` holding a copy of the repository's ``dagster.yaml``), and ``dagster-webserver``
-serves it on 127.0.0.1. ``dagster-webserver`` rather than ``dagster dev``: the UI and its GraphQL API
-are the webserver's; ``dagster dev`` adds the daemon (schedules, run queue), which nothing here
-needs, for ~2 more processes and seconds. Subprocesses get the environment explicitly: the pytest
-process's own environment is never changed. Each server runs in its own process group, which is
-stopped at the end (even on failure) and checked to be empty.
+recordings, ``voharvest harvest --replay`` materialises the ``harvest`` job for the archive's date into
+the SQLite instance of ``DAGSTER_HOME`` (holding a copy of the repository's ``dagster.yaml``), exactly as
+an operator's CLI run does, and ``dagster-webserver`` serves that same instance on 127.0.0.1 (what
+``voharvest ui`` starts, without the daemon, which nothing here needs). Subprocesses get the environment
+explicitly: the pytest process's own environment is never changed. Each server runs in its own process
+group, which is stopped at the end (even on failure) and checked to be empty.
 """
 
 from __future__ import annotations
@@ -100,14 +99,12 @@ def _environment(work: Path) -> dict[str, str]:
 
 
 def _materialise(work: Path, env: dict[str, str]) -> None:
-    """Run the ``harvest`` job for :data:`AS_OF` into the instance (in-process executor: one Python process)."""
-    run_config = work / "run_config.yaml"
-    run_config.write_text("execution:\n  config:\n    in_process: {}\n")
+    """``voharvest harvest --replay`` for :data:`AS_OF` into the instance of ``DAGSTER_HOME`` (the CLI's run)."""
     log = work / "materialise.log"
     cmd = [
-        str(Path(sys.executable).with_name("dagster")),
-        *("job", "execute", "-m", "pipelines.definitions", "-j", "harvest"),
-        *("--tags", json.dumps({"dagster/partition": AS_OF.isoformat()}), "-c", str(run_config)),
+        sys.executable,
+        *("-m", "pipelines.cli", "harvest", "--replay", str(work / "replay")),
+        *("--output", str(work / "output"), "--archive-dir", str(work / "raw_archive")),
     ]
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
@@ -118,10 +115,11 @@ def _materialise(work: Path, env: dict[str, str]) -> None:
         finally:
             left = stop_group(proc, grace_s=5)
     text = log.read_text(errors="replace")
-    if code != 0 or "RUN_SUCCESS" not in text:
-        pytest.fail(f"harvest job for {AS_OF} failed (exit {code}): {' '.join(cmd)}\n{text[-6000:]}")
+    snapshot = str(work / "output" / "snapshots" / AS_OF.isoformat())
+    if code != 0 or text.strip().splitlines()[-1:] != [snapshot]:
+        pytest.fail(f"voharvest harvest for {AS_OF} failed (exit {code}): {' '.join(cmd)}\n{text[-6000:]}")
     if left:
-        pytest.fail(f"`dagster job execute` left processes behind: {left}")
+        pytest.fail(f"`voharvest harvest` left processes behind: {left}")
 
 
 def _start_webserver(work: Path, env: dict[str, str]) -> DagsterUI:
@@ -200,9 +198,8 @@ def browser(ui_work: Path, dagster_ui: DagsterUI) -> Iterator[Chromium]:
         find_chromium()
     except BrowserError as exc:
         pytest.fail(str(exc))  # a missing browser is a failure, never a skip
-    # The first visit shows Dagster's one-time newsletter dialog over the page: record it as seen, as
-    # its "Skip" button does, so screenshots show the page.
-    dagster_ui.graphql("mutation { setNuxSeen }")
+    # dagster.yaml turns Dagster's one-time sign-up dialog off (nux.enabled: false): nothing covers the page.
+    assert dagster_ui.graphql("{ shouldShowNux }") == {"shouldShowNux": False}
     chromium = Chromium(ui_work / "chromium-profile", ui_work / "chromium.log", *VIEWPORT)
     started = time.monotonic()
     try:

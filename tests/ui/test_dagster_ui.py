@@ -40,10 +40,13 @@ REPOSITORY_QUERY = """
         name
         jobs { name }
         schedules { name cronSchedule pipelineName executionTimezone }
+        sensors { name sensorType sensorState { status } }
         assetNodes {
           assetKey { path }
           description
           groupName
+          kinds
+          tags { key value }
           jobNames
           dependencyKeys { path }
           assetMaterializations(limit: 1) { partition runId }
@@ -138,6 +141,25 @@ def test_every_asset_was_materialised_for_the_date_by_the_run(
     )["runOrError"]
     assert (run["jobName"], run["status"]) == ("harvest", "SUCCESS")
     assert {"key": "dagster/partition", "value": AS_OF.isoformat()} in run["tags"]
+
+
+def test_every_source_asset_names_its_source(assets: dict[str, dict[str, Any]]) -> None:
+    # the graph labels a node with its key's last part (responses / ivoa_frames): the source is a kind tag
+    # shown on the node, a tag for filtering, and the start of the description
+    facilities = {name: source.facility for name, source in all_sources().items()}
+    for source in SOURCES:
+        for key in (f"raw/{source}/responses", f"core/{source}/ivoa_frames"):
+            node = assets[key]
+            assert source in node["kinds"], (key, node["kinds"])
+            assert {"key": "source", "value": source} in node["tags"], (key, node["tags"])
+            assert node["description"].startswith(f"{facilities[source]}: "), node["description"]
+
+
+def test_alert_sensors_are_on(repository: dict[str, Any]) -> None:
+    sensors = {s["name"]: s for s in repository["sensors"]}
+    assert set(sensors) == {"voharvest_run_failure_alert", "voharvest_freshness_alert"}
+    assert sensors["voharvest_run_failure_alert"]["sensorType"] == "RUN_STATUS"
+    assert {s["sensorState"]["status"] for s in sensors.values()} == {"RUNNING"}
 
 
 def test_obsplan_exposes_the_26_obsloctap_columns(assets: dict[str, dict[str, Any]]) -> None:
