@@ -13,8 +13,12 @@ Why a limit: a TLE is a mean-element fit, its error grows with the distance from
 here on real XMM-Newton sets (``tests/data/visibility``): propagating the 2026-05-11 set to the epoch
 of the 2026-06-28 set (47.9 days) misses that set's position by 322 km; 231 days (2024-12-14 to
 2025-08-03) misses by 2615 km. At XMM's 28 000-93 000 km radius 322 km moves the Earth-limb angle
-by < 0.7 deg and the 46 000 km altitude crossing by about a minute, hence
-:data:`MAX_DAYS` ``["XMM-Newton"] = 60``. NuSTAR flies at ~600 km with a large drag term
+by < 0.7 deg and the 46 000 km altitude crossing by about a minute. The error grows about linearly
+(~11 km/day): at the limit chosen, :data:`MAX_DAYS` ``["XMM-Newton"] = 150``, it is ~1700 km, i.e. the
+Earth-limb angle within ~2 deg at the 46 000 km science altitude (< 1 deg near apogee) and window
+edges within a few minutes -- an error budget chosen so that a ToO coordinator can ask about the
+next three months from one recorded set; answers state the TLE epoch used.
+NuSTAR flies at ~600 km with a large drag term
 (n-dot/2 ~ 2e-4 rev/day^2, B* ~ 1e-3 in its 2025 sets): its along-track error grows fast and one
 orbit lasts 96 min, so Earth-occultation edges are only meaningful a few days from the epoch:
 ``MAX_DAYS["NuSTAR"] = 7`` (``../shared/visibility.md`` section 5: "NuSTAR TLEs go stale quickly;
@@ -35,7 +39,7 @@ from sgp4.api import Satrec
 import models.timeutil  # noqa: F401  (switches astropy's IERS auto-download off: nothing is fetched)
 
 #: Largest distance in days between a TLE epoch and a propagated time, per spacecraft (see module text).
-MAX_DAYS: dict[str, float] = {"XMM-Newton": 60.0, "NuSTAR": 7.0}
+MAX_DAYS: dict[str, float] = {"XMM-Newton": 150.0, "NuSTAR": 7.0}
 
 #: Spacing of the TEME->GCRS rotation grid, days (see :func:`_teme_to_gcrs`).
 _ROTATION_GRID_DAYS = 0.25

@@ -54,6 +54,7 @@ from models.provenance import row_provenance, write_provenance
 from models.tables import HISTORY_TABLES, IVOA_TABLES, PROVENANCE_TABLES
 from models.tap_kit import write_tap_kit
 from models.validate import validate
+from models.visibility.moc import write_snapshot_visibility
 from models.votable import write_votable
 
 SNAPSHOTS = "snapshots"
@@ -524,6 +525,8 @@ def stage_snapshot(
     changes: pd.DataFrame,
     provenance: Mapping[str, Any],
     raw_export: Callable[[Path], Mapping[str, Any]],
+    *,
+    visibility_days: float = 0.0,
 ) -> Path:
     """Write a complete snapshot into a new staging directory; returns the stage (not yet published).
 
@@ -546,6 +549,9 @@ def stage_snapshot(
     raw_export
         Writes the raw records into the given ``raw/`` directory and returns, per source, the
         archived responses described (the caller knows the archives; models does not fetch).
+    visibility_days
+        Forward window of the published visibility MOCs (``moc/visibility_<facility>.fits``) from
+        the as-of time; 0 writes none.
 
     Returns
     -------
@@ -581,6 +587,7 @@ def stage_snapshot(
         tool = f"voharvest {code_version()}"
         mocs, mocs_omitted = write_mocs(stage, {name: tables[name] for name in MOC_TABLES}, tool)
         tap = write_tap_kit(stage, [SNAPSHOT_TABLES[n] for n in entries])
+        visibility_files, visibility = write_snapshot_visibility(stage, provenance["as_of_mjd"], visibility_days)
         document = {
             "snapshot": date.isoformat(),
             "as_of_mjd": provenance["as_of_mjd"],
@@ -590,6 +597,7 @@ def stage_snapshot(
             "changes": provenance["changes"],
             "mocs": mocs,
             "mocs_omitted": mocs_omitted,
+            "visibility": visibility,
             "tap": tap,
             "raw": "raw/ is a raw archive of exactly the responses parsed (voharvest harvest --replay <it>)",
             "sources": sources,

@@ -5,6 +5,7 @@ between resources; parsing, reconciliation and publication rules live there.
 """
 
 import datetime as dt
+import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -297,6 +298,10 @@ def build_ivoa_asset(sources: Mapping[str, Source]) -> dg.AssetsDefinition:
     return _ivoa
 
 
+#: Forward window (days) of the visibility MOCs published in every snapshot (VOHARVEST_VISIBILITY_DAYS).
+VISIBILITY_DAYS = 30.0
+
+
 def _raw_export(raw_dir: Path, sources: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     """Copy the exact raw records of the harvested sources into ``raw/`` (a replayable archive)."""
     described: dict[str, Any] = {}
@@ -347,7 +352,13 @@ def publish_snapshot(
     }
     try:
         stage = snapshot.stage_snapshot(
-            store.path, date, tables, changes, provenance, lambda raw: _raw_export(raw, provenance["sources"])
+            store.path,
+            date,
+            tables,
+            changes,
+            provenance,
+            lambda raw: _raw_export(raw, provenance["sources"]),
+            visibility_days=float(os.environ.get("VOHARVEST_VISIBILITY_DAYS", VISIBILITY_DAYS)),
         )
         try:
             published = snapshot.publish_snapshot(stage, store.path, date, force=store.force)

@@ -33,3 +33,5 @@ def _private_dagster_home(tmp_path_factory: pytest.TempPathFactory) -> None:
     Tests that need a particular instance set ``DAGSTER_HOME`` themselves (monkeypatch or env).
     """
     os.environ["DAGSTER_HOME"] = str(tmp_path_factory.mktemp("instance") / "dagster_home")
+    # Visibility MOCs cost ~15 s per harvest: tests that need them ask for them.
+    os.environ.setdefault("VOHARVEST_VISIBILITY_DAYS", "0")

@@ -296,3 +296,63 @@ def windows_from_stmoc(
         fac.describe(name),
         infos,
     )
+
+
+#: Facilities given a visibility MOC in every snapshot (VLTI shares the VLT's site and constraints).
+SNAPSHOT_FACILITIES = ("XMM-Newton", "NuSTAR", "VLT", "APEX", "INTEGRAL")
+#: Time order of the published product: 2^(61-28) us = 2.4 h cells. The ground sites' nights and XMM's
+#: 48 h orbit are resolved, and a 30-day window of the four facilities builds in seconds (order 31, the
+#: interactive default, takes ~20 s per facility-month); finer answers come from `visibility` itself.
+SNAPSHOT_TIME_ORDER = 28
+
+
+def write_snapshot_visibility(
+    directory: str | Path, start_mjd: float, days: float
+) -> tuple[list[str], dict[str, dict[str, object]]]:
+    """Write ``moc/visibility_<facility>.fits`` for the snapshot's forward window; describe each for the manifest.
+
+    Parameters
+    ----------
+    directory : str or Path
+        The snapshot (staging) directory.
+    start_mjd : float
+        Start of the window (the snapshot's as-of time, UTC MJD).
+    days : float
+        Length of the forward window (0: nothing is written).
+
+    Returns
+    -------
+    tuple
+        Relative paths written, and per facility either the span, orders and TLE epoch of its MOC or
+        the reason it has none (science ended, no TLE close enough to the window).
+    """
+    root = Path(directory)
+    written: list[str] = []
+    described: dict[str, dict[str, object]] = {}
+    if days <= 0:
+        return written, described
+    for facility in SNAPSHOT_FACILITIES:
+        try:
+            lo, hi, tle = stmoc_span(facility, start_mjd, days)
+            moc = visibility_stmoc(facility, start_mjd, days, time_order=SNAPSHOT_TIME_ORDER)
+        except (orbits.PropagationError, ValueError) as exc:
+            described[facility] = {"file": None, "why": str(exc)}
+            continue
+        if moc.is_empty():
+            described[facility] = {
+                "file": None,
+                "why": "no visibility in the window (INTEGRAL: science ended 2025-02-28)",
+            }
+            continue
+        paths = write_visibility_stmoc(moc, root / "moc", facility, overwrite=True)
+        rel = [p.relative_to(root).as_posix() for p in paths]
+        written += rel
+        described[facility] = {
+            "file": rel[0],
+            "start_mjd": lo,
+            "end_mjd": hi,
+            "space_order": SPACE_ORDER,
+            "time_order": SNAPSHOT_TIME_ORDER,
+            "tle_epoch_mjd": None if tle is None else tle.epoch_mjd,
+        }
+    return written, described
