@@ -122,6 +122,28 @@ def previous_snapshot(output_root: Path, date: dt.date) -> Path | None:
     return snapshot_path(output_root, earlier[-1]) if earlier else None
 
 
+def resolve_snapshot(snapshot: str | Path | None, output: Path) -> Path:
+    """The snapshot directory meant by ``SNAPSHOT``: a path, a date under ``output``, or ``output/latest``.
+
+    Parameters
+    ----------
+    snapshot
+        A snapshot directory, a ``YYYY-MM-DD`` date, or ``None`` for the latest snapshot.
+    output
+        The output root (``--output``).
+
+    Returns
+    -------
+    pathlib.Path
+        The directory (not checked for existence here).
+    """
+    if snapshot is None:
+        return (Path(output) / LATEST).resolve()
+    if _DATE.match(str(snapshot)) and not Path(snapshot).exists():
+        return Path(output) / SNAPSHOTS / str(snapshot)
+    return Path(snapshot)
+
+
 def new_staging(output_root: Path, date: dt.date) -> Path:
     """A fresh staging directory for ``date`` on the output root's file system."""
     base = Path(output_root) / STAGING
@@ -485,6 +507,54 @@ def write_mocs(directory: Path, tables: Mapping[str, pd.DataFrame], tool: str) -
     names = {n: SNAPSHOT_TABLES[n].qualified_name for n in tables}
     plan = plan_snapshot_mocs(tables, tool, budget_bytes=votable_budget(directory), qualified_names=names)
     return plan.write(directory), plan.omitted
+
+
+# -- reading back --------------------------------------------------------------------------------
+def facility_rows(path: Path) -> dict[str, int]:
+    """Rows per ``facility_name`` of one published Parquet table (empty when it has no such column)."""
+    if "facility_name" not in pq.read_schema(path).names:
+        return {}
+    counts = pq.read_table(path, columns=["facility_name"]).column(0).value_counts().to_pylist()
+    return {str(c["values"]): int(c["counts"]) for c in sorted(counts, key=lambda c: str(c["values"]))}
+
+
+def snapshot_summary(path: Path, status: str | None) -> list[str]:
+    """The harvest's closing report: snapshot, rows per table and facility, changes or "unchanged".
+
+    Parameters
+    ----------
+    path
+        The published snapshot directory.
+    status
+        ``published`` (written now) or ``identical`` (the date was already published with these bytes).
+
+    Returns
+    -------
+    list of str
+        Lines for the operator, read back from the published manifest and tables.
+    """
+    manifest = read_manifest(path)
+    lines = [f"snapshot {manifest.get('snapshot', path.name)}: {path} ({status or 'published'})"]
+    for table, entry in sorted(manifest.get("tables", {}).items()):
+        if table == "changes":  # summarised by kind below
+            continue
+        parquet = path / f"{table}.parquet"
+        per = facility_rows(parquet) if parquet.is_file() else {}
+        detail = f" ({', '.join(f'{name} {n}' for name, n in per.items())})" if per else ""
+        lines.append(f"  {table}: {entry.get('rows', 0)} rows{detail}")
+    previous = manifest.get("previous_snapshot")
+    counts = {k: int(v) for k, v in (manifest.get("changes") or {}).items()}
+    if previous is None:
+        changed = ", ".join(f"{k} {v}" for k, v in counts.items() if v)
+        lines.append(f"  changes: first snapshot ({changed or 'no rows'})")
+    elif not any(counts.values()):
+        lines.append(f"  unchanged since {previous}")
+    else:
+        lines.append(f"  changes since {previous}: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v))
+    landing = path / "index.html"
+    if landing.is_file():
+        lines.append(f"  landing page: {landing}")
+    return lines
 
 
 def diff_snapshots(old: Path, new: Path) -> dict[str, Any]:

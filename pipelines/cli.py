@@ -215,57 +215,6 @@ def failure_lines(result: Any) -> list[str]:
     return lines
 
 
-def facility_rows(path: Path) -> dict[str, int]:
-    """Rows per ``facility_name`` of one published Parquet table (empty when it has no such column)."""
-    import pyarrow.parquet as pq
-
-    if "facility_name" not in pq.read_schema(path).names:
-        return {}
-    counts = pq.read_table(path, columns=["facility_name"]).column(0).value_counts().to_pylist()
-    return {str(c["values"]): int(c["counts"]) for c in sorted(counts, key=lambda c: str(c["values"]))}
-
-
-def summary_lines(path: Path, status: str | None) -> list[str]:
-    """The harvest's closing report: snapshot, rows per table and facility, changes or "unchanged".
-
-    Parameters
-    ----------
-    path
-        The published snapshot directory.
-    status
-        ``published`` (written now) or ``identical`` (the date was already published with these bytes).
-
-    Returns
-    -------
-    list of str
-        Lines for the operator, read back from the published manifest and tables.
-    """
-    from models.snapshot import read_manifest
-
-    manifest = read_manifest(path)
-    lines = [f"snapshot {manifest.get('snapshot', path.name)}: {path} ({status or 'published'})"]
-    for table, entry in sorted(manifest.get("tables", {}).items()):
-        if table == "changes":  # summarised by kind below
-            continue
-        parquet = path / f"{table}.parquet"
-        per = facility_rows(parquet) if parquet.is_file() else {}
-        detail = f" ({', '.join(f'{name} {n}' for name, n in per.items())})" if per else ""
-        lines.append(f"  {table}: {entry.get('rows', 0)} rows{detail}")
-    previous = manifest.get("previous_snapshot")
-    counts = {k: int(v) for k, v in (manifest.get("changes") or {}).items()}
-    if previous is None:
-        changed = ", ".join(f"{k} {v}" for k, v in counts.items() if v)
-        lines.append(f"  changes: first snapshot ({changed or 'no rows'})")
-    elif not any(counts.values()):
-        lines.append(f"  unchanged since {previous}")
-    else:
-        lines.append(f"  changes since {previous}: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v))
-    landing = path / "index.html"
-    if landing.is_file():
-        lines.append(f"  landing page: {landing}")
-    return lines
-
-
 def _harvest(args: argparse.Namespace) -> int:
     if args.replay is not None and not Path(args.replay).is_dir():
         print(f"voharvest harvest: replay archive {args.replay} does not exist", file=sys.stderr)
@@ -296,6 +245,7 @@ def _harvest_date(
     args: argparse.Namespace, sources: dict[str, Any], as_of: dt.date, replay: Path | None, instance: Any, where: str
 ) -> int:
     """Run the ``harvest`` job for one date and print the closing report; the exit status."""
+    from models.snapshot import snapshot_summary
     from pipelines.definitions import build_definitions
     from pipelines.resources import FetcherResource, OutputStore
 
@@ -310,7 +260,7 @@ def _harvest_date(
     result = _run_job(defs, instance, as_of)
     path, status = _published(result)
     if result.success and path is not None:
-        for line in summary_lines(Path(path), status):
+        for line in snapshot_summary(Path(path), status):
             print(line, file=sys.stderr)
         print(path, flush=True)
         return 0

@@ -17,9 +17,10 @@ DEFAULT_OUTPUT = Path("output")
 def _lookup(args: argparse.Namespace) -> int:
     from models.coords import CoordParseError
     from models.lookup import LookupFailed, format_result, lookup, parse_radius
+    from models.snapshot import resolve_snapshot
     from models.timeutil import TimeParseError
 
-    snapshot = Path(args.snapshot) if args.snapshot is not None else Path(args.output) / "latest"
+    snapshot = resolve_snapshot(args.snapshot, Path(args.output))
     if not snapshot.is_dir():
         print(f"voharvest lookup: no snapshot at {snapshot} (give --snapshot DIR)", file=sys.stderr)
         return 2

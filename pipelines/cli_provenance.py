@@ -10,36 +10,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 from typing import Any
-
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-def resolve_snapshot(snapshot: str | None, output: Path) -> Path:
-    """The snapshot directory meant by ``SNAPSHOT``: a path, a date under ``output``, or ``output/latest``.
-
-    Parameters
-    ----------
-    snapshot
-        A snapshot directory, a ``YYYY-MM-DD`` date, or ``None`` for the latest snapshot.
-    output
-        The output root (``--output``).
-
-    Returns
-    -------
-    pathlib.Path
-        The directory (not checked for existence here).
-    """
-    from models.snapshot import LATEST, SNAPSHOTS
-
-    if snapshot is None:
-        return (Path(output) / LATEST).resolve()
-    if _DATE.match(snapshot) and not Path(snapshot).exists():
-        return Path(output) / SNAPSHOTS / snapshot
-    return Path(snapshot)
 
 
 def format_chain(chain: dict[str, Any]) -> str:
@@ -81,6 +54,7 @@ def format_chain(chain: dict[str, Any]) -> str:
 
 def _provenance(args: argparse.Namespace) -> int:
     from models.provenance import provenance_chain
+    from models.snapshot import resolve_snapshot
 
     directory = resolve_snapshot(args.snapshot, args.output)
     if not (directory / "manifest.json").is_file():

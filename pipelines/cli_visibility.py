@@ -29,7 +29,9 @@ def _joint(args: argparse.Namespace) -> int:
         return 2
     try:
         names = FACILITIES if args.facility in (None, "all") else [facility_name(f) for f in args.facility.split(",")]
-        snapshot = args.snapshot if args.snapshot is not None else Path("output") / "latest"
+        from models.snapshot import resolve_snapshot
+
+        snapshot = resolve_snapshot(args.snapshot, Path("output"))
         if not Path(snapshot).is_dir():
             raise VisibilityError(f"snapshot {snapshot} does not exist (give --snapshot)")
         table = joint(snapshot, args.ra, args.dec, args.start, args.end, facilities=names, min_vis=args.min_vis)

@@ -603,10 +603,7 @@ def listing_frame(raw: pd.DataFrame, url: str, listing: str) -> pd.DataFrame:
 def _merge_parts(frame: pd.DataFrame, url: str) -> pd.DataFrame:
     """One row per observation: identical repeats dropped, parts in several revolutions merged."""
     frame = frame[~frame.duplicated(["obs_id", "t_min", "t_max"])]
-    # identity.merge_duplicate_ids compares with groupby "first", which skips NULLs: a blank target
-    # is compared as "" so that a named and an unnamed part are told apart (and named correctly).
-    frame = frame.assign(target=frame["target"].fillna(""))
-    merged = merge_duplicate_ids(
+    return merge_duplicate_ids(
         frame,
         "obs_id",
         source=NAME,
@@ -616,7 +613,6 @@ def _merge_parts(frame: pd.DataFrame, url: str) -> pd.DataFrame:
         dec="dec",
         combine={"t_min": "min", "t_max": "max", "exptime_s": "sum", "rev": "min", "too": "max", "current": "max"},
     )
-    return merged.assign(target=merged["target"].where(merged["target"].ne(""), None))
 
 
 # --------------------------------------------------------------------------------- science windows

@@ -349,9 +349,6 @@ def _positions(frame: pd.DataFrame, where: tuple[str, str], ra: str = "ra", dec:
     out = []
     for name, parser in ((ra, parse_ra), (dec, parse_dec)):
         text = _required_text(frame, name, where, "coordinate")
-        # work-around: models.coords reads any Unicode digit as decimal, then pandas refuses it
-        other_digits = text.str.contains(r"(?![0-9])\d", regex=True).fillna(False).to_numpy(dtype=bool)
-        _fail(frame, other_digits, name, "not a coordinate (digits other than 0-9)", where)
         try:
             out.append(parser(text))
         except ValueParseError as exc:

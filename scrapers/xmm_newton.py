@@ -287,19 +287,6 @@ def _first_bad(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask)[0])
 
 
-def _ascii(values: pd.Series, what: str) -> None:
-    r"""Refuse non-ASCII cells before a value layer sees them.
-
-    ``models.coords`` matches decimals with ``\d``, which also takes other scripts' digits
-    (``'٠'``) that ``pd.to_numeric`` then refuses with a bare ``ValueError``; the page writes
-    ASCII digits only.
-    """
-    bad = values.astype("string").str.contains(r"[^\x00-\x7f]").fillna(False).to_numpy(dtype=bool)
-    if bad.any():
-        rows = np.flatnonzero(bad)
-        raise ValueParseError(f"not a {what} (non-ASCII characters)", rows, [values.iloc[i] for i in rows[:5]])
-
-
 def _durations(values: pd.Series, *, url: str, column: str, header: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """(ks, filter_closed) from cells ``12.3`` / ``( 15.1)`` / ``0.0``."""
     parts = values.astype("string").str.extract(r"^\s*(\()?\s*([0-9]+(?:\.[0-9]*)?)\s*(\))?\s*$")
@@ -470,7 +457,6 @@ def _schedule_values(raw: pd.DataFrame, url: str) -> pd.DataFrame:
     out["target_name"] = raw["target_name"].astype("string").str.strip().replace("", pd.NA).astype(object).to_numpy()
     for key, parser in (("ra", parse_ra), ("dec", parse_dec)):
         try:
-            _ascii(raw[key], "RA" if key == "ra" else "Dec")
             values = parser(raw[key])
             if np.isnan(values).any():
                 rows = np.flatnonzero(np.isnan(values))
@@ -489,7 +475,6 @@ def _schedule_values(raw: pd.DataFrame, url: str) -> pd.DataFrame:
     out["pa"] = pa.to_numpy(dtype="float64")
     for key, col in (("start", "t_min"), ("end", "t_max")):
         try:
-            _ascii(raw[key], "ISO time")
             mjd = mjd_from_iso(raw[key], valid=XMM_MJD)
             if np.isnan(mjd).any():
                 rows = np.flatnonzero(np.isnan(mjd))
