@@ -263,8 +263,7 @@ def _astropy_frame(table: object, names: list[str]) -> pd.DataFrame:
             text = text.str.strip().mask(mask)
             out[name] = text.astype(object).where(text.ne("").fillna(False), None)
         elif values.dtype.kind == "O":
-            text = pd.Series(values, dtype=object).map(lambda v: v.decode() if isinstance(v, bytes) else v)
-            text = text.astype("string").str.strip().mask(mask)
+            text = _decoded(pd.Series(values, dtype=object)).astype("string").str.strip().mask(mask)
             out[name] = text.astype(object).where(text.ne("").fillna(False), None)
         elif values.dtype.kind in "iu":
             out[name] = pd.Series(pd.array(values.astype("int64"), dtype="Int64")).mask(mask)
@@ -564,6 +563,20 @@ def to_bool(series: pd.Series) -> pd.Series:
     return pd.Series(pd.array(np.where(true, True, False), dtype="boolean")).mask(text.isna())
 
 
+def _decoded(values: pd.Series) -> pd.Series:
+    """Object cells as text: byte strings decoded as UTF-8 (strict), vectorised when the column is all bytes.
+
+    ``infer_dtype`` looks at the cells in C; only a column mixing bytes and text (not seen from any
+    reader here) falls back to a per-cell decode.
+    """
+    kind = pd.api.types.infer_dtype(values, skipna=True)
+    if kind == "bytes":
+        return values.str.decode("utf-8")
+    if kind == "mixed":
+        return values.map(lambda v: v.decode("utf-8") if isinstance(v, bytes) else v, na_action="ignore")
+    return values
+
+
 def to_text(series: pd.Series) -> pd.Series:
     """Stripped text (object, ``None`` for NULL); integers print without a fraction."""
     values = _values(series)
@@ -574,8 +587,7 @@ def to_text(series: pd.Series) -> pd.Series:
         whole = np.isfinite(arr) & (arr == np.round(arr))
         text = pd.Series(np.where(whole, np.char.mod("%d", np.nan_to_num(arr)), values.astype(str)), dtype=object)
         return text.where(values.notna().to_numpy(), None)
-    text = values.map(lambda v: v.decode("utf-8") if isinstance(v, bytes) else v, na_action="ignore")
-    text = text.astype("string").str.strip()
+    text = _decoded(values).astype("string").str.strip()
     return text.astype(object).where(text.ne("").fillna(False), None)
 
 
