@@ -6,7 +6,11 @@ prints the answer (:mod:`models.visibility`) on stdout (or ``--output FILE``). R
 MJD numbers. Exit status 2 with a one-line message for a request the models cannot answer (unknown
 facility, a time too far from the TLE epoch, ...). ``--joint [--snapshot DIR]`` answers, per facility,
 whether it can observe the position in the range and which obsplan rows already plan to
-(:mod:`models.visibility.joint`), as CSV or JSON.
+(:mod:`models.visibility.joint`), as CSV or JSON. ``--tle FILE`` adds element sets (e.g. a current NuSTAR
+set fetched from CelesTrak) to the bundled ones; the set closest to the middle of the query is used.
+
+``voharvest serve-ovap [--host 127.0.0.1] [--port 8765] [--snapshot DIR] [--tle FILE]`` answers the same
+over HTTP with OVAP's parameter names (:mod:`pipelines.serve_ovap`, :mod:`models.visibility.service`).
 """
 
 from __future__ import annotations
@@ -46,6 +50,21 @@ def _joint(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tles(args: argparse.Namespace) -> list | None:
+    """Candidate TLE sets: ``--tle-dir`` (default the bundled ones) plus every ``--tle FILE``; None: the default."""
+    from models.visibility import VisibilityError, default_tles
+    from scrapers.tle import load
+
+    if args.tle_dir is None and not args.tle:
+        return None
+    out = default_tles(args.tle_dir) if args.tle_dir is not None else default_tles()
+    for path in args.tle:
+        if not Path(path).is_file():
+            raise VisibilityError(f"no TLE file {path}")
+        out += load(path)
+    return out
+
+
 def _run(args: argparse.Namespace) -> int:
     if args.joint:
         return _joint(args)
@@ -57,14 +76,14 @@ def _run(args: argparse.Namespace) -> int:
     from models.coords import CoordParseError, parse_dec, parse_ra
     from models.errors import ValueParseError
     from models.orbits import PropagationError
-    from models.visibility import VisibilityError, default_tles, visibility
+    from models.visibility import VisibilityError, visibility
     from models.visibility.ovap import to_csv, to_json, to_votable
     from scrapers.base import SourceError
 
     try:
         ra = float(parse_ra([args.ra])[0])
         dec = float(parse_dec([args.dec])[0])
-        tles = default_tles(args.tle_dir) if args.tle_dir is not None else None
+        tles = _tles(args)
         if args.from_moc is not None:
             from mocpy import STMOC
 
@@ -73,7 +92,9 @@ def _run(args: argparse.Namespace) -> int:
             if not Path(args.from_moc).is_file():
                 raise VisibilityError(f"no MOC file {args.from_moc}")
             stmoc = STMOC.from_fits(args.from_moc)
-            result = windows_from_stmoc(stmoc, args.facility, ra, dec, args.start, args.end, min_vis=args.min_vis)
+            result = windows_from_stmoc(
+                stmoc, args.facility, ra, dec, args.start, args.end, min_vis=args.min_vis, max_vis=args.max_vis
+            )
         else:
             result = visibility(
                 args.facility,
@@ -82,6 +103,7 @@ def _run(args: argparse.Namespace) -> int:
                 args.start,
                 args.end,
                 min_vis=args.min_vis,
+                max_vis=args.max_vis,
                 step_s=args.step,
                 tles=tles,
                 moon_min_deg=args.moon_min,
@@ -101,6 +123,33 @@ def _run(args: argparse.Namespace) -> int:
         sys.stdout.buffer.write(payload)
         sys.stdout.flush()
     return 0
+
+
+#: Help of ``--tle`` (both sub-commands).
+TLE_HELP = (
+    "a TLE file (2 or 3 lines per set, e.g. https://celestrak.org/NORAD/elements/gp.php?CATNR=38358&FORMAT=TLE) "
+    "added to the candidate sets; repeatable. The set closest to the middle of the query is used"
+)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from models.snapshot import SnapshotError, resolve_snapshot
+    from models.visibility import VisibilityError
+    from models.visibility.service import SnapshotMocs
+    from pipelines.serve_ovap import make_server, serve
+    from scrapers.base import SourceError
+
+    try:
+        tles = _tles(args)
+        snapshot = None
+        if args.snapshot is not None:
+            wanted = None if args.snapshot == "latest" else args.snapshot
+            snapshot = SnapshotMocs.open(resolve_snapshot(wanted, Path(args.output_root)))
+        server = make_server(args.host, args.port, tles=tles, snapshot=snapshot, quiet=args.quiet)
+    except (VisibilityError, SnapshotError, SourceError, OSError) as exc:
+        print(f"voharvest serve-ovap: {exc}", file=sys.stderr)
+        return 2
+    return serve(server)
 
 
 def register(subparsers: Any) -> None:
@@ -129,6 +178,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--start", required=True, help="ISO 8601 UTC or MJD")
     p.add_argument("--end", required=True, help="ISO 8601 UTC or MJD")
     p.add_argument("--min-vis", type=float, default=0.0, help="drop windows shorter than this (s; OVAP MIN_VIS)")
+    p.add_argument("--max-vis", type=float, default=None, help="drop windows longer than this (s; OVAP MAX_VIS)")
     p.add_argument("--format", choices=("votable", "csv", "json"), default=None, help="default votable (--joint: csv)")
     p.add_argument(
         "--flavour", choices=("ovap", "objobssap"), default="ovap", help="OVAP 0.1 fields or ObjObsSAP draft fields"
@@ -136,6 +186,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--step", type=float, default=None, help="sample step in s (default per facility)")
     p.add_argument("--moon-min", type=float, default=None, help="VLT/VLTI minimum Moon distance, deg (default 30)")
     p.add_argument("--tle-dir", type=Path, default=None, help="directory of *.tle files (default: bundled sets)")
+    p.add_argument("--tle", type=Path, action="append", default=[], metavar="FILE", help=TLE_HELP)
     p.add_argument("--output", type=Path, default=None, help="write here instead of stdout")
     p.add_argument(
         "--joint",
@@ -150,3 +201,25 @@ def register(subparsers: Any) -> None:
         help="answer from a visibility space-time MOC file (models.visibility.moc) instead of recomputing",
     )
     p.set_defaults(func=_run)
+    from pipelines.serve_ovap import DEFAULT_HOST, DEFAULT_PORT
+
+    s = subparsers.add_parser(
+        "serve-ovap",
+        help="answer OVAP visibility requests over HTTP (/ovap/<facility>?RA=&DEC=&START_TIME=&END_TIME=)",
+        description="Serve the visibility answers over HTTP with OVAP's parameter names (RA, DEC, START_TIME, "
+        "END_TIME, MIN_VIS, MAX_VIS; names case-insensitive; GET or POST): one service per facility at "
+        "/ovap/<facility>, or /ovap?FACILITY=. Errors are DALI error VOTables (QUERY_STATUS=ERROR).",
+    )
+    s.add_argument("--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST}: local only)")
+    s.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0: any free port)")
+    s.add_argument(
+        "--snapshot",
+        default=None,
+        help="answer from this snapshot's visibility MOCs (a directory, a date under --output-root, or 'latest') "
+        "instead of computing",
+    )
+    s.add_argument("--output-root", type=Path, default=Path("output"), help="where dated snapshots live")
+    s.add_argument("--tle-dir", type=Path, default=None, help="directory of *.tle files (default: bundled sets)")
+    s.add_argument("--tle", type=Path, action="append", default=[], metavar="FILE", help=TLE_HELP)
+    s.add_argument("--quiet", action="store_true", help="no request log on stderr")
+    s.set_defaults(func=_serve)

@@ -317,6 +317,14 @@ def test_bad_requests() -> None:
         visibility("Hubble", 0, 0, "2025-09-05", "2025-09-06")
     with pytest.raises(VisibilityError, match="after"):
         visibility("VLT", 0, 0, "2025-09-06", "2025-09-05")
+    with pytest.raises(VisibilityError, match="MIN_VIS must be"):
+        visibility("VLT", 0, 0, "2025-09-05", "2025-09-06", min_vis=-1)
+    with pytest.raises(VisibilityError, match="smaller than MIN_VIS"):
+        visibility("VLT", 0, 0, "2025-09-05", "2025-09-06", min_vis=600, max_vis=60)
+    from models.timeutil import TimeParseError
+
+    with pytest.raises(TimeParseError):  # a number is an MJD, checked like any other (1e9 is year 2.7 million)
+        visibility("VLT", 0, 0, 1e9, 1e9 + 1)
 
 
 def test_offline_no_network(monkeypatch: pytest.MonkeyPatch) -> None:

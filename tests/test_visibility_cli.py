@@ -87,3 +87,62 @@ def test_registered_in_voharvest(capsysbinary: pytest.CaptureFixture[bytes]) -> 
     assert main([*argv, "--start", "2025-09-05T12:00", "--end", "2025-09-06T12:00"]) == 0
     lines = capsysbinary.readouterr().out.decode().splitlines()
     assert lines[0] == "START_VISIBILITY,END_VISIBILITY,DURATION" and len(lines) >= 2
+
+
+def test_nustar_with_a_supplied_tle_against_sgp4_and_astropy(tmp_path: Path) -> None:
+    """``--tle FILE`` (the real 2025-08-02 set, no bundled sets) answers a day after its epoch.
+
+    Independent check: SGP4 run directly, TEME -> GCRS by astropy at every sample (no interpolation),
+    the target hidden while within the Earth's angular radius asin(R / r) of the nadir.
+    """
+    import astropy.units as u
+    from astropy.coordinates import GCRS, TEME, CartesianRepresentation, SkyCoord
+    from astropy.time import Time
+    from sgp4.api import Satrec
+
+    tle_file = Path(__file__).parent / "data" / "visibility" / "nustar_2025-08-02.tle"
+    empty = tmp_path / "no_tles"
+    empty.mkdir()
+    out = tmp_path / "nustar.csv"
+    argv = ["visibility", "--facility", "nustar", "--ra", "83.633083", "--dec", "22.0145", "--tle-dir", str(empty)]
+    argv += ["--tle", str(tle_file), "--start", "2025-08-03T12:00", "--end", "2025-08-03T18:00", "--format", "csv"]
+    assert _main([*argv, "--output", str(out)]) == 0
+    rows = np.loadtxt(out, delimiter=",", skiprows=1, ndmin=2)
+    line1, line2 = tle_file.read_text().splitlines()
+    step = 30.0
+    mjd = Time("2025-08-03T12:00", scale="utc").mjd + np.arange(0, 6 * 3600 + 1, step) / 86400
+    sat = Satrec.twoline2rv(line1, line2)
+    err, r, _ = sat.sgp4_array(np.floor(mjd) + 2400000.5, mjd - np.floor(mjd))
+    assert not err.any()
+    t = Time(mjd, format="mjd", scale="utc")
+    gcrs = TEME(CartesianRepresentation(np.asarray(r).T * u.km), obstime=t).transform_to(GCRS(obstime=t))
+    sc = gcrs.cartesian.xyz.to_value(u.km).T
+    target = SkyCoord(83.633083 * u.deg, 22.0145 * u.deg).cartesian.xyz.value
+    nadir_angle = np.degrees(np.arccos(-(sc @ target) / np.linalg.norm(sc, axis=1)))
+    visible = nadir_angle > np.degrees(np.arcsin(6378.137 / np.linalg.norm(sc, axis=1)))
+    edges = np.diff(np.concatenate([[0], visible.astype(int), [0]]))
+    starts, ends = mjd[edges[:-1] == 1], mjd[np.flatnonzero(edges == -1) - 1]
+    assert rows.shape[0] == starts.size >= 3  # one window per 95.7-min orbit
+    assert np.allclose(rows[:, 0], starts, atol=step / 86400 + 1e-9)
+    assert np.allclose(rows[:, 1], ends, atol=step / 86400 + 1e-9)
+
+
+def test_supplied_tle_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["visibility", "--facility", "NuSTAR", "--ra", "10", "--dec", "-30", "--start", "2025-08-03"]
+    assert _main([*argv, "--end", "2025-08-04", "--tle", str(tmp_path / "missing.tle")]) == 2
+    assert "no TLE file" in capsys.readouterr().err
+    bad = tmp_path / "bad.tle"
+    bad.write_text("<html>rate limited</html>\n")
+    assert _main([*argv, "--end", "2025-08-04", "--tle", str(bad)]) == 2
+    assert "no TLE" in capsys.readouterr().err
+    # the refusal names the epoch held, the limit and where a current set comes from
+    assert (
+        _main(
+            ["visibility", "--facility", "NuSTAR", "--ra", "10", "--dec", "-30", "--start", "2025-09-05"]
+            + ["--end", "2025-09-06"]
+        )
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert "epoch 2025-08-02T14:00:01.000Z" in err and "at most 7 days" in err
+    assert "gp.php?CATNR=38358&FORMAT=TLE" in err and "--tle FILE" in err

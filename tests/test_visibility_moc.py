@@ -101,3 +101,19 @@ def test_answer_from_the_moc_agrees_with_recomputation(tmp_path: Path) -> None:
                 near &= (np.abs(from_moc.ends - hi) <= cell_days + 61 / 86400) | (from_moc.ends >= hi)
                 assert near.any(), (i, lo, hi)
         assert b"visibility space-time MOC" in to_votable(from_moc)
+
+
+def test_nustar_moc_refusal_is_the_manifest_note(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The snapshot's manifest says why NuSTAR has no MOC: the epoch held, the limit, where to fetch."""
+    import models.visibility.moc as moc
+    from models.orbits import PropagationError
+
+    with pytest.raises(PropagationError) as info:
+        stmoc_span("NuSTAR", 60923.0, 30)  # the bundled as-of date, 2025-09-05
+    message = str(info.value)
+    assert "recordings/visibility/nustar_2025-08-02.tle" in message and "2025-08-02T14:00:01.000Z" in message
+    assert "at most 7 days" in message and "https://celestrak.org/NORAD/elements/gp.php?CATNR=38358" in message
+    assert "33.4 days" in message  # 2025-09-05 - 2025-08-02T14:00:01 = 33.42 days by hand
+    monkeypatch.setattr(moc, "SNAPSHOT_FACILITIES", ("NuSTAR",))  # the others take seconds each
+    written, described = moc.write_snapshot_visibility("/nonexistent", 60923.0, 30)
+    assert written == [] and described["NuSTAR"] == {"file": None, "why": message}

@@ -7,7 +7,8 @@ Times are sampled on a fixed grid (``step_s``: 60 s for XMM-Newton, 30 s for NuS
 ground), each constraint is evaluated for all samples at once, and runs of visible samples become
 windows (edges accurate to one step) -- the scheme of NASA ACROSS ``across-tools``
 (``across/tools/visibility/base.py``: fixed step, OR of constraints, contiguous runs, ``min_vis``).
-:mod:`.ovap` writes the answer as an OVAP VOTable, CSV or JSON.
+:mod:`.ovap` writes the answer as an OVAP VOTable, CSV or JSON; :mod:`.service` reads OVAP request
+parameters and builds the answer (or the DALI error document) that ``voharvest serve-ovap`` sends.
 """
 
 from __future__ import annotations
@@ -20,12 +21,21 @@ import numpy as np
 
 from models import orbits
 from models.orbits import TLE
-from models.timeutil import mjd_from_iso
+from models.timeutil import check_mjd, mjd_from_iso
 from models.visibility import facilities as fac
 from models.visibility import geometry as geo
 from models.visibility.facilities import FACILITIES, VisibilityError, facility_name
 
-__all__ = ["FACILITIES", "Result", "VisibilityError", "default_tles", "facility_name", "select_tle", "visibility"]
+__all__ = [
+    "FACILITIES",
+    "Result",
+    "VisibilityError",
+    "check_tle",
+    "default_tles",
+    "facility_name",
+    "select_tle",
+    "visibility",
+]
 
 #: Default sample step per facility, seconds (window edges are accurate to one step).
 STEP_S = {"XMM-Newton": 60.0, "NuSTAR": 30.0, "VLT": 300.0, "VLTI": 300.0, "APEX": 300.0, "INTEGRAL": 300.0}
@@ -54,6 +64,7 @@ class Result:
     ends: np.ndarray
     model: fac.Model
     infos: dict[str, str] = field(default_factory=dict)
+    max_vis_s: float = float("inf")
 
     @property
     def durations_s(self) -> np.ndarray:
@@ -69,7 +80,7 @@ class Result:
 
 
 def _mjd(value: str | float, what: str) -> float:
-    """A time given as ISO 8601 text or as a UTC MJD number."""
+    """A time given as ISO 8601 text or as a UTC MJD number (numbers checked by :func:`models.timeutil.check_mjd`)."""
     if isinstance(value, int | float | np.floating):
         out = float(value)
     else:
@@ -78,9 +89,22 @@ def _mjd(value: str | float, what: str) -> float:
             out = float(text)
         except ValueError:
             out = float(mjd_from_iso([text])[0])
-    if not np.isfinite(out):
+    if np.isnan(out):
         raise VisibilityError(f"{what} is missing")
-    return out
+    return float(check_mjd([out], what=what)[0])  # an MJD of 1e9 or inf is refused, not propagated
+
+
+def _durations(min_vis: float, max_vis: float | None) -> tuple[float, float]:
+    """``MIN_VIS`` and ``MAX_VIS`` (s) checked: finite, not negative, ``MIN_VIS <= MAX_VIS``."""
+    lo = float(min_vis)
+    hi = float("inf") if max_vis is None else float(max_vis)
+    if not (np.isfinite(lo) and lo >= 0):
+        raise VisibilityError(f"MIN_VIS must be a number of seconds >= 0, got {min_vis!r}")
+    if np.isnan(hi) or hi < 0:
+        raise VisibilityError(f"MAX_VIS must be a number of seconds >= 0, got {max_vis!r}")
+    if hi < lo:
+        raise VisibilityError(f"MAX_VIS ({hi:g} s) is smaller than MIN_VIS ({lo:g} s)")
+    return lo, hi
 
 
 def _position(ra: float | str, dec: float | str) -> tuple[float, float]:
@@ -108,6 +132,49 @@ def default_tles(directory: str | Path | None = None) -> list[TLE]:
     return out
 
 
+def check_tle(facility: str, tle: TLE, start_mjd: float, end_mjd: float) -> None:
+    """Refuse (:class:`models.orbits.PropagationError`) a range reaching beyond the TLE's propagation limit.
+
+    The message says which epoch is held (and the file it came from), the limit, the range that set can
+    answer, and where a current set is fetched (CelesTrak's GP service, :func:`scrapers.tle.requests`) and
+    how it is given (``--tle FILE``): a NuSTAR set goes stale within days, so the bundled one often is.
+
+    Parameters
+    ----------
+    facility : str
+        ``XMM-Newton`` or ``NuSTAR``.
+    tle : TLE
+        The set that would be propagated.
+    start_mjd, end_mjd : float
+        The requested range (UTC MJD).
+    """
+    from scrapers.tle import requests as tle_requests
+
+    name = facility_name(facility)
+    limit = orbits.MAX_DAYS[name]
+    gaps = np.abs(np.array([start_mjd, end_mjd]) - tle.epoch_mjd)
+    if gaps.max() <= limit:
+        return
+    worst = (start_mjd, end_mjd)[int(np.argmax(gaps))]
+    (request,) = tle_requests((name,))
+    url = f"{request.url}?{'&'.join(f'{k}={v}' for k, v in request.params)}"
+    lo, hi = (_iso_minutes(tle.epoch_mjd + d) for d in (-limit, limit))
+    where = f" ({tle.source})" if tle.source else ""
+    raise orbits.PropagationError(
+        f"{name}: the TLE held{where} has epoch {tle.epoch_iso}; {_iso_minutes(worst)} is {gaps.max():.1f} days "
+        f"from it and {name} answers are propagated at most {limit:g} days from a TLE epoch (this set answers "
+        f"{lo} .. {hi}). Fetch a current set from {url} and give it with --tle FILE "
+        "(or add it to recordings/visibility)"
+    )
+
+
+def _iso_minutes(mjd: float) -> str:
+    """UTC MJD as ``YYYY-MM-DDTHH:MMZ`` (for messages)."""
+    from astropy.time import Time
+
+    return Time(mjd, format="mjd", scale="utc").isot[:16] + "Z"
+
+
 def select_tle(tles: Sequence[TLE], facility: str, start_mjd: float, end_mjd: float) -> TLE:
     """The set of ``facility``'s spacecraft whose epoch is closest to the middle of the query.
 
@@ -129,6 +196,7 @@ def visibility(
     end: str | float,
     *,
     min_vis: float = 0.0,
+    max_vis: float | None = None,
     step_s: float | None = None,
     tle: TLE | None = None,
     tles: Sequence[TLE] | None = None,
@@ -146,12 +214,16 @@ def visibility(
         ISO 8601 UTC text or UTC MJD.
     min_vis : float
         Drop windows shorter than this, seconds (OVAP ``MIN_VIS``).
+    max_vis : float, optional
+        Drop windows longer than this, seconds (OVAP ``MAX_VIS``; read as the upper bound of the duration
+        filter whose lower bound is ``MIN_VIS``: the Note's own definition was not found).
     step_s : float, optional
         Sample step, seconds (default :data:`STEP_S`).
     tle : TLE, optional
         Element set to propagate (spacecraft); default: from ``tles`` the set closest to the query.
     tles : sequence of TLE, optional
-        Candidate sets (default :func:`default_tles`, the bundled real sets).
+        Candidate sets (default :func:`default_tles`, the bundled real sets); the one closest to the
+        middle of the query is used.
     moon_min_deg : float, optional
         Minimum Moon distance for VLT/VLTI (a per-OB constraint at ESO).
 
@@ -163,12 +235,13 @@ def visibility(
     Raises
     ------
     VisibilityError
-        Unknown facility, end before start, span over :data:`MAX_SPAN_DAYS`, no TLE.
+        Unknown facility, end before start, span over :data:`MAX_SPAN_DAYS`, no TLE, bad MIN_VIS/MAX_VIS.
     models.orbits.PropagationError
-        A sample lies further than :data:`models.orbits.MAX_DAYS` from the TLE epoch.
+        A sample lies further than :data:`models.orbits.MAX_DAYS` from the TLE epoch (:func:`check_tle`).
     """
     name = facility_name(facility)
     start_mjd, end_mjd = _mjd(start, "START_TIME"), _mjd(end, "END_TIME")
+    lo_vis, hi_vis = _durations(min_vis, max_vis)
     if not end_mjd > start_mjd:
         raise VisibilityError(f"END_TIME ({end_mjd}) must be after START_TIME ({start_mjd})")
     if end_mjd - start_mjd > MAX_SPAN_DAYS:
@@ -185,6 +258,7 @@ def visibility(
         infos["FACILITY_STATUS"] = model.notes[0]
     elif name in _NORAD:
         chosen = tle or select_tle(tles if tles is not None else default_tles(), name, start_mjd, end_mjd)
+        check_tle(name, chosen, start_mjd, end_mjd)
         model = fac.describe(name, chosen)
         mask = fac.space_mask(name, ra_deg, dec_deg, times, chosen)[0]
         infos["TLE_EPOCH"] = chosen.epoch_iso
@@ -196,7 +270,8 @@ def visibility(
         if moon_min_deg is not None and name in ("VLT", "VLTI"):
             model.constraints["moon_min_deg"] = f"{moon_min_deg:g}"
     starts, ends = geo.windows(mask, times)
-    keep = (ends - starts) * 86400.0 >= float(min_vis)
+    durations = (ends - starts) * 86400.0
+    keep = (durations >= lo_vis) & (durations <= hi_vis)
     return Result(
-        name, ra_deg, dec_deg, start_mjd, end_mjd, float(min_vis), step, starts[keep], ends[keep], model, infos
+        name, ra_deg, dec_deg, start_mjd, end_mjd, lo_vis, step, starts[keep], ends[keep], model, infos, hi_vis
     )

@@ -28,7 +28,7 @@ from mocpy import MOC, STMOC
 from models import orbits
 from models.moc import tcb_microseconds, write_moc
 from models.orbits import TLE
-from models.visibility import STEP_S, Result, default_tles, select_tle
+from models.visibility import STEP_S, Result, check_tle, default_tles, select_tle
 from models.visibility import facilities as fac
 
 SPACE_ORDER = 5
@@ -100,12 +100,10 @@ def stmoc_span(facility: str, start_mjd: float, days: float, *, clip: bool = Tru
     tle = select_tle(default_tles(), name, start_mjd, end_mjd)
     if clip:
         end_mjd = min(end_mjd, tle.epoch_mjd + orbits.MAX_DAYS[name] - 1e-6)
-    if end_mjd <= start_mjd:
-        raise orbits.PropagationError(
-            f"{name}: the nearest TLE (epoch {tle.epoch_iso}) is more than {orbits.MAX_DAYS[name]:g} days "
-            "before the start; record a newer one in recordings/visibility"
-        )
-    orbits.check_span(tle, [start_mjd, end_mjd], orbits.MAX_DAYS[name])
+    # refused with the epoch held, the limit and where to fetch a current set (the manifest's "why")
+    check_tle(name, tle, start_mjd, max(end_mjd, start_mjd))
+    if end_mjd <= start_mjd:  # the start sits within a microsecond of the limit
+        raise orbits.PropagationError(f"{name}: the TLE epoch {tle.epoch_iso} leaves no time after the start")
     return start_mjd, end_mjd, tle
 
 
@@ -234,6 +232,7 @@ def windows_from_stmoc(
     end: str | float,
     *,
     min_vis: float = 0.0,
+    max_vis: float | None = None,
 ) -> Result:
     """Visibility windows of one position read from a visibility STMOC (no recomputation).
 
@@ -254,16 +253,21 @@ def windows_from_stmoc(
         ISO 8601 UTC or UTC MJD.
     min_vis : float
         Drop windows shorter than this, s.
+    max_vis : float, optional
+        Drop windows longer than this, s.
 
     Returns
     -------
     Result
         ``step_s`` is the MOC's time cell; INFO ``SOURCE`` names the MOC orders.
     """
-    from models.visibility import _mjd, _position
+    from models.visibility import _durations, _mjd, _position
 
     name = fac.facility_name(facility)
     start_mjd, end_mjd = _mjd(start, "START_TIME"), _mjd(end, "END_TIME")
+    if not end_mjd > start_mjd:
+        raise fac.VisibilityError(f"END_TIME ({end_mjd}) must be after START_TIME ({start_mjd})")
+    lo_vis, hi_vis = _durations(min_vis, max_vis)
     ra_deg, dec_deg = _position(ra, dec)
     t_order, s_order = stmoc.max_depth
     width = 1 << (61 - t_order)
@@ -279,7 +283,8 @@ def windows_from_stmoc(
     first, last = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1
     starts = np.clip(_utc_mjd(cells[first]) if first.size else np.empty(0), start_mjd, end_mjd)
     ends = np.clip(_utc_mjd(cells[last] + width) if last.size else np.empty(0), start_mjd, end_mjd)
-    keep = (ends > starts) & ((ends - starts) * 86400.0 >= min_vis)
+    durations = (ends - starts) * 86400.0
+    keep = (ends > starts) & (durations >= lo_vis) & (durations <= hi_vis)
     infos = {"SOURCE": f"visibility space-time MOC (time order {t_order}, space order {s_order}); not recomputed"}
     if name == "INTEGRAL":
         infos["FACILITY_STATUS"] = fac.describe(name).notes[0]
@@ -289,12 +294,13 @@ def windows_from_stmoc(
         dec_deg,
         start_mjd,
         end_mjd,
-        float(min_vis),
+        lo_vis,
         width / 1e6,
         starts[keep],
         ends[keep],
         fac.describe(name),
         infos,
+        hi_vis,
     )
 
 

@@ -48,6 +48,7 @@ def _infos(result: Result) -> list[tuple[str, str, str]]:
         ("START_TIME", f"{result.start_mjd:.8f}", "MJD (UTC)"),
         ("END_TIME", f"{result.end_mjd:.8f}", "MJD (UTC)"),
         ("MIN_VIS", f"{result.min_vis_s:g}", "s"),
+        *([("MAX_VIS", f"{result.max_vis_s:g}", "s")] if np.isfinite(result.max_vis_s) else []),
         ("STEP", f"{result.step_s:g}", "s: sample step; window edges are accurate to one step"),
     ]
     out += [(k, v, "") for k, v in result.infos.items()]
@@ -140,3 +141,37 @@ def to_json(result: Result, flavour: Flavour = "ovap") -> str:
     infos = {name: (value if not content else f"{value} ({content})") for name, value, content in _infos(result)}
     infos.pop("NOTE", None)
     return json.dumps({"infos": infos, "notes": result.model.notes, "windows": rows}, indent=2, sort_keys=False)
+
+
+def error_votable(message: str, infos: dict[str, str] | None = None) -> bytes:
+    """A DALI error document: ``RESOURCE type="results"`` whose ``QUERY_STATUS`` INFO is ``ERROR``.
+
+    DALI 1.1 section "Errors" (``ivoa-std/DALI`` ``DALI.tex``): "If an error occurs, the service must include
+    an INFO element with name="QUERY_STATUS" and the value="ERROR""; its content is the message for the user.
+
+    Parameters
+    ----------
+    message : str
+        What was wrong with the request (one line; never a traceback).
+    infos : dict, optional
+        Extra INFOs (name -> value), e.g. the parameters as received.
+
+    Returns
+    -------
+    bytes
+        UTF-8 VOTable 1.4, valid for astropy ``verify="exception"`` and votlint.
+    """
+    doc = VOTableFile(version="1.4")
+    resource = Resource(type="results")
+    doc.resources.append(resource)
+    status = Info(ID="info0", name="QUERY_STATUS", value="ERROR")
+    status.content = message
+    resource.infos.append(status)
+    protocol = Info(ID="info1", name="SERVICE_PROTOCOL", value="1.0")
+    protocol.content = "OVAP"
+    resource.infos.append(protocol)
+    for k, (name, value) in enumerate((infos or {}).items()):
+        resource.infos.append(Info(ID=f"info{k + 2}", name=name, value=value))
+    buf = io.BytesIO()
+    doc.to_xml(buf)
+    return buf.getvalue()
