@@ -21,7 +21,7 @@ import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 DEFAULT_OUTPUT = Path("output")
 DEFAULT_REPLAY = Path("recordings/replay")
@@ -470,6 +470,33 @@ def _harvest_options(sub: argparse.ArgumentParser, names: str) -> None:
     )
 
 
+def _harvest_arguments(h: argparse.ArgumentParser, names: str) -> None:
+    """Options of ``harvest`` (the full parser and the unchanged fast path share them)."""
+    _harvest_options(h, names)
+    h.add_argument(
+        "--as-of",
+        type=parse_date,
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="snapshot date, UTC (default: the replay archive's date, else today); live pages can only be "
+        "fetched for today, other dates need --replay or their raw archive",
+    )
+    h.add_argument(
+        "--replay",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="answer every request from this raw archive instead of the network (e.g. recordings/replay, "
+        "raw_archive/<date>, output/snapshots/<date>/raw)",
+    )
+    h.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="rebuild even when the raw inputs are byte-identical to those of the published snapshot (the "
+        "result is then compared with it: identical bytes keep it as it is, different ones need --force)",
+    )
+
+
 def _build_replay(args: argparse.Namespace) -> int:
     """Rebuild a replay archive from the recordings (see ``scrapers.recordings``)."""
     from scrapers.recordings import RecordingError, build_from_sources
@@ -552,26 +579,20 @@ def parser() -> argparse.ArgumentParser:
             "of $DAGSTER_HOME (default ./.dagster_home), so `voharvest ui` shows its logs, checks and "
             "materialisations. Progress lines go to stderr, then a summary (rows per table and facility, changes "
             "since the previous snapshot or 'unchanged'); the snapshot path is the last line on stdout. "
-            "Exit 0 published, 1 failed (nothing published; one line per failed source or check), 2 usage error."
+            "A re-run for a date already published is recognised before anything is imported or parsed when its "
+            "raw inputs (--replay DIR, or raw_archive/<date> of a past date) are byte-identical to those recorded in "
+            "that snapshot's manifest (every response's bytes, status, headers and fetch time; the same sources, "
+            "none carried over), with the same code version and no file of models/, scrapers/, pipelines/ or "
+            "recordings/visibility/ modified since the snapshot was written (a new version, an edit or a checkout "
+            "rebuilds), the same options (VOHARVEST_VISIBILITY_DAYS, VOHARVEST_AUTHORITY) and the same previous "
+            "snapshot: it prints 'unchanged', the summary and the path, touches nothing (no Dagster run is "
+            "recorded) and exits 0; otherwise it says why and rebuilds. --source, --force and --rebuild always "
+            "rebuild. "
+            "Exit 0 published or unchanged, 1 failed (nothing published; one line per failed source or check), "
+            "2 usage error."
         ),
     )
-    _harvest_options(h, names)
-    h.add_argument(
-        "--as-of",
-        type=parse_date,
-        default=None,
-        metavar="YYYY-MM-DD",
-        help="snapshot date, UTC (default: the replay archive's date, else today); live pages can only be "
-        "fetched for today, other dates need --replay or their raw archive",
-    )
-    h.add_argument(
-        "--replay",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="answer every request from this raw archive instead of the network (e.g. recordings/replay, "
-        "raw_archive/<date>, output/snapshots/<date>/raw)",
-    )
+    _harvest_arguments(h, names)
     h.set_defaults(func=_harvest)
 
     b = sub.add_parser(
@@ -745,6 +766,62 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+class _NotFast(Exception):
+    """The fast path cannot parse these arguments: the full parser reports them."""
+
+
+class _FastParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise _NotFast(message)
+
+
+def _harvest_unchanged(argv: Sequence[str]) -> int | None:
+    """``harvest`` of a date already published from byte-identical raw inputs: report it, rebuild nothing.
+
+    Runs before the full parser (whose source list imports every parser: pandas, astropy) and before
+    Dagster: standard library only, plus ``pyarrow.parquet`` for the per-facility rows of the summary.
+    See :mod:`models.unchanged` for the rule.
+
+    Returns
+    -------
+    int or None
+        0 when the snapshot is unchanged (summary on stderr, path on stdout); ``None`` when the
+        harvest must run (or the arguments are for the full parser to judge).
+    """
+    if any(a in ("-h", "--help") for a in argv):
+        return None
+    fast = _FastParser(prog="voharvest harvest", add_help=False)
+    _harvest_arguments(fast, "")
+    try:
+        args = fast.parse_args(argv)
+    except _NotFast:
+        return None
+    if args.rebuild or args.force or args.source:
+        return None
+    archive = args.replay
+    if archive is None:  # a past date whose live harvest left its raw archive is replayed from it
+        if args.as_of is None or args.as_of >= dt.datetime.now(dt.UTC).date():
+            return None
+        archive = Path(args.archive_dir) / args.as_of.isoformat()
+    from models.unchanged import check_replay, summary_lines
+
+    if not Path(archive).is_dir():
+        return None
+    verdict = check_replay(Path(args.output), Path(archive), args.as_of)
+    if verdict is None:
+        return None
+    if not verdict.unchanged:
+        if verdict.exists:
+            print(
+                f"harvest: {verdict.snapshot} is published but differs: {verdict.reason} -- rebuilding", file=sys.stderr
+            )
+        return None
+    for line in summary_lines(verdict):
+        print(line, file=sys.stderr)
+    print(verdict.snapshot.resolve(), flush=True)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``voharvest`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -752,6 +829,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from pipelines.serve_check import main as serve_check_main
 
         return int(serve_check_main(argv[1:]))
+    if argv[:1] == ["harvest"]:
+        code = _harvest_unchanged(argv[1:])
+        if code is not None:
+            return code
     args = parser().parse_args(argv)
     return int(args.func(args))
 
