@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import base64
 import io
+import pathlib
 import re
 import struct
+import threading
+import time
 import warnings
 import xml.etree.ElementTree as ET
 
@@ -641,3 +644,214 @@ def test_failed_write_leaves_no_partial_file(tmp_path) -> None:
     with pytest.raises(mv.SchemaMismatchError):
         mv.write_votable(table.drop_columns(["s_fov"]), OBSPLAN, tmp_path / "new.vot")
     assert not (tmp_path / "new.vot").exists()
+
+
+# --------------------------------------------------------------------------------------------
+# Byte identity: with the writer before issue 13 (golden stream) and with an independent encoder
+# --------------------------------------------------------------------------------------------
+
+#: BASE64 STREAM text written for ``golden_table()`` by models/votable.py of commit b9dd800 (before
+#: the issue-13 rewrite of the BINARY2 encoder), see tests/data/votable/PROVENANCE.md.
+GOLDEN_STREAM = pathlib.Path(__file__).parent / "data" / "votable" / "binary2_stream_b9dd800.b64"
+
+GOLDEN_SPEC = TableSpec(
+    name="golden",
+    schema="test",
+    description="every kind of BINARY2 cell",
+    columns=(
+        Column("d", "double"),
+        Column("s", "char"),
+        Column("k", "int", null_rule="not-null"),
+        Column("u", "char", unicode=True),
+        Column("i", "int"),
+        Column("l", "long"),
+        Column("t", "timestamp"),
+        Column("r", "region"),
+        Column("e", "char"),
+        Column("z", "double"),
+    ),
+)
+
+
+def _masked(values: pa.Array, null: np.ndarray) -> pa.Array:
+    """``values`` with the ``null`` rows flagged null while their bytes stay (Arrow leaves them undefined)."""
+    validity = pa.py_buffer(np.packbits(~null, bitorder="little").tobytes())
+    return pa.Array.from_buffers(values.type, len(values), [validity, *values.buffers()[1:]], int(null.sum()))
+
+
+def golden_table(n: int = 300) -> pa.Table:
+    """Ten columns (two flag bytes) of every cell kind, from exact arithmetic only (no RNG, no libm).
+
+    Null slots keep non-empty strings and non-zero numbers underneath, which must not leak into the
+    output; doubles include -0.0, a subnormal and extremes; integers their limits.
+    """
+    i = np.arange(n)
+    d = i * 0.37 - 50.125
+    d[5::97], d[6::97], d[7::97], d[8::97] = 1e300, -0.0, 5e-324, -1.5e-300
+    k = (i * 7919 % 2**31).astype(np.int32)
+    k[0], k[1] = 2**31 - 1, -(2**31)
+    ints = (i * 104729 % 2**32 - 2**31).astype(np.int32)
+    longs = i.astype(np.int64) * (2**40 + 3) - 2**62
+    longs[2], longs[3] = 2**63 - 1, -(2**63)
+    words = ["", "a", 'M31 & <M32> "core"', "x" * 57, "line\nbreak", "tab\there", "3C 273"]
+    texts = [words[j % 7] + ("" if j % 3 else str(j)) for j in range(n)]
+    unicode_words = ["Cygnus X-1 – état", "η Carinae", "𝔐 astral 𝔑", "", "日本語", "mixé 😀 end", "plain"]
+    times = np.datetime64("2023-12-31T23:59:59", "us") + i * np.timedelta64(29 * 3600, "s")
+    regions = [
+        f"Circle ICRS {j * 1.25 % 360} {j * 0.5 % 180 - 90} 0.1" if j % 2 else f"Polygon ICRS 1 2 3 4 5 {j}"
+        for j in range(n)
+    ]
+    arrays = [
+        _masked(pa.array(d), i % 7 == 0),
+        _masked(pa.array(texts, pa.string()), i % 4 == 1),
+        pa.array(k),
+        _masked(pa.array([unicode_words[j % 7] for j in range(n)], pa.string()), i % 5 == 2),
+        _masked(pa.array(ints), i % 5 == 1),
+        _masked(pa.array(longs), i % 6 == 2),
+        _masked(pa.array(times, pa.timestamp("us", tz="UTC")), i % 4 == 3),
+        pa.array([None if j % 9 == 4 else r for j, r in enumerate(regions)], pa.string()),
+        pa.nulls(n, pa.string()),
+        pa.nulls(n, pa.float64()),
+    ]
+    return pa.Table.from_arrays(arrays, schema=arrow_schema(GOLDEN_SPEC))
+
+
+def stream_text(content: bytes) -> bytes:
+    """The text inside ``<STREAM encoding="base64">`` (newlines included)."""
+    match = re.search(rb'<STREAM encoding="base64">\n(.*?)</STREAM>', content, re.S)
+    assert match is not None
+    return match.group(1)
+
+
+def reference_binary2(table: pa.Table, spec: TableSpec) -> bytes:
+    """BINARY2 STREAM text built row by row with ``struct`` and ``base64.encodebytes`` (76-character lines).
+
+    Independent of the writer: null flags bit by bit, NaN / zero bytes under null numbers, a zero
+    count under null strings, UTF-16BE for unicodeChar, DALI timestamps (microseconds only when a
+    value has them).
+    """
+    formats = {"double": ">d", "int": ">i", "long": ">q"}
+    columns = [table.column(c.name).to_pylist() for c in spec.columns]
+    out = bytearray()
+    for r in range(table.num_rows):
+        flags = bytearray((len(spec.columns) + 7) // 8)
+        cells = b""
+        for k, (column, values) in enumerate(zip(spec.columns, columns, strict=True)):
+            value = values[r]
+            if value is None:
+                flags[k // 8] |= 0x80 >> (k % 8)
+            if column.is_string:
+                if value is None:
+                    text = ""
+                elif column.datatype == "timestamp":
+                    fraction = any(v is not None and v.microsecond for v in values)
+                    text = value.strftime("%Y-%m-%dT%H:%M:%S.%f" if fraction else "%Y-%m-%dT%H:%M:%S")
+                else:
+                    text = value
+                if column.votable_datatype == "unicodeChar":
+                    encoded = text.encode("utf-16-be")
+                    cells += struct.pack(">I", len(encoded) // 2) + encoded
+                else:
+                    cells += struct.pack(">I", len(text)) + text.encode("ascii")
+            elif value is None:
+                cells += struct.pack(formats[column.datatype], float("nan") if column.datatype == "double" else 0)
+            else:
+                cells += struct.pack(formats[column.datatype], value)
+        out += flags + cells
+    return base64.encodebytes(bytes(out))
+
+
+def test_binary2_stream_same_as_before_issue_13(tmp_path, monkeypatch) -> None:
+    table = golden_table()
+    golden = GOLDEN_STREAM.read_bytes()
+    assert reference_binary2(table, GOLDEN_SPEC) == golden  # the old writer agreed with the reference
+    assert stream_text(mv.votable_bytes(table, GOLDEN_SPEC)) == golden
+    path = tmp_path / "golden.vot"
+    mv.write_votable(table, GOLDEN_SPEC, path)
+    assert path.read_bytes() == mv.votable_bytes(table, GOLDEN_SPEC)
+    halves = pa.concat_tables([table.slice(0, 101), table.slice(101)])
+    for rows in (1, 7, 64, 299):
+        monkeypatch.setattr(mv, "CHUNK_ROWS", rows)
+        assert stream_text(mv.votable_bytes(halves, GOLDEN_SPEC)) == golden, rows
+    # a slice starting inside a validity byte and inside a base64 line gives the slice's rows
+    part = table.slice(13, 150)
+    assert stream_text(mv.votable_bytes(part, GOLDEN_SPEC)) == reference_binary2(part, GOLDEN_SPEC)
+
+
+@pytest.mark.parametrize("name", list(IVOA_TABLES))
+def test_binary2_stream_matches_reference_encoder(name: str) -> None:
+    spec = IVOA_TABLES[name]
+    frame = obsplan_frame(61) if name == "obsplan" else spec_frame(spec, n=23, seed=5)
+    table = conform(frame, spec)
+    assert stream_text(mv.votable_bytes(table, spec)) == reference_binary2(table, spec)
+    assert stream_text(mv.votable_bytes(history_table(), HISTORY)) == reference_binary2(history_table(), HISTORY)
+
+
+class SlowWriter(io.BytesIO):
+    def write(self, block) -> int:  # type: ignore[override]
+        time.sleep(0.002)
+        return super().write(block)
+
+
+def test_binary2_reused_buffers_and_base64_fallback(tmp_path, monkeypatch) -> None:
+    """Files, file objects and ``votable_bytes`` agree with the golden stream whatever the chunking,
+    and with OpenSSL's or binascii's base64 (the writer falls back to binascii without libcrypto)."""
+    table = golden_table()
+    golden = GOLDEN_STREAM.read_bytes()
+    openssl = mv._openssl_base64
+    for rows in (3, 40, 16_384):
+        monkeypatch.setattr(mv, "CHUNK_ROWS", rows)
+        for encoder in (openssl, lambda: None):
+            monkeypatch.setattr(mv, "_openssl_base64", encoder)
+            path = tmp_path / "golden.vot"
+            mv.write_votable(table, GOLDEN_SPEC, path)  # one line buffer refilled for every chunk
+            handle = SlowWriter()  # the encoding threads run ahead as far as they may while it sleeps
+            mv.write_votable(table, GOLDEN_SPEC, handle)
+            blocks = list(mv.iter_votable(table, GOLDEN_SPEC))  # every block kept: no buffer reused
+            assert stream_text(path.read_bytes()) == golden, rows
+            assert handle.getvalue() == path.read_bytes() == b"".join(blocks), rows
+
+
+def test_openssl_base64_is_standard_base64() -> None:
+    encode = mv._openssl_base64()
+    if encode is None:
+        pytest.skip("libcrypto not loadable here: the writer uses binascii")
+    rng = np.random.default_rng(7)
+    for size in (0, 1, 2, 3, 56, 57, 58, 57 * 1024 + 5):
+        data = rng.integers(0, 256, size, dtype=np.uint8)
+        out = np.zeros(size // 3 * 4 + 5, dtype=np.uint8)
+        written = encode(out.ctypes.data, data.ctypes.data, size)
+        assert out[:written].tobytes() == base64.b64encode(data.tobytes()), size
+
+
+def test_binary2_failure_mid_stream_leaves_no_file_and_no_thread(tmp_path, monkeypatch) -> None:
+    table = golden_table()
+    encode = mv._Binary2Layout.encode
+    calls = []
+
+    def failing(self, chunk):  # noqa: ANN001, ANN202
+        calls.append(chunk.num_rows)
+        if len(calls) == 5:
+            raise MemoryError("chunk 5")
+        return encode(self, chunk)
+
+    monkeypatch.setattr(mv, "CHUNK_ROWS", 20)
+    monkeypatch.setattr(mv._Binary2Layout, "encode", failing)
+    path = tmp_path / "golden.vot"
+    with pytest.raises(MemoryError, match="chunk 5"):
+        mv.write_votable(table, GOLDEN_SPEC, path)
+    assert list(tmp_path.iterdir()) == []
+    assert not [t for t in threading.enumerate() if t.name == "votable-prefetch"]
+
+
+def test_binary2_writer_failure_stops_the_encoding_threads(monkeypatch) -> None:
+    class Full(io.BytesIO):
+        def write(self, block) -> int:  # type: ignore[override]
+            if self.tell() > 2000:
+                raise OSError(28, "No space left on device")
+            return super().write(block)
+
+    monkeypatch.setattr(mv, "CHUNK_ROWS", 5)
+    with pytest.raises(OSError, match="No space"):
+        mv.write_votable(golden_table(), GOLDEN_SPEC, Full())
+    assert not [t for t in threading.enumerate() if t.name == "votable-prefetch"]
