@@ -50,8 +50,8 @@ class Alert:
     partition
         Snapshot date of the failed run (``None`` for freshness alerts).
     where
-        The failed step or check (``raw/nustar/responses``, ``core/nustar/ivoa_frames:not_empty``),
-        or the stale asset.
+        The failed step or check (``raw/nustar_raw``, ``core/nustar_core:not_empty``), or the stale
+        asset.
     error
         One line: the step's failure description (source, URL, archive record, row, column) or why
         the source is stale.
@@ -200,8 +200,21 @@ def step_failure_text(data: Any) -> str:
 
 
 def source_of(path: str) -> str:
-    """The source a step or asset belongs to: ``raw/nustar/responses`` -> ``nustar``; else its layer."""
-    parts = path.replace("__", "/").split("/")
-    if len(parts) >= 3 and parts[0] in ("raw", "core"):
-        return parts[1]
+    """The source a step, asset or check belongs to; else its layer.
+
+    Parameters
+    ----------
+    path
+        An asset key or step key (``raw/nustar_raw``, ``raw__nustar_raw``), optionally followed by
+        ``:<check name>`` (``core/nustar_core:not_empty``).
+
+    Returns
+    -------
+    str
+        ``nustar`` for the per-source assets (``<layer>/<source>_<layer>``); ``publish`` for the
+        snapshot, else the first part of the key (``out`` for the IVOA tables).
+    """
+    parts = path.split(":", 1)[0].replace("__", "/").split("/")
+    if len(parts) >= 2 and parts[0] in ("raw", "core") and parts[1].endswith(f"_{parts[0]}"):
+        return parts[1].removesuffix(f"_{parts[0]}")
     return "publish" if "publish" in parts else parts[0]

@@ -99,11 +99,17 @@ class OutputStore(dg.ConfigurableResource):
     """The output root: published snapshots, ``latest``, staging and the per-source work area.
 
     ``force`` allows replacing an already published date whose content differs (snapshots are
-    otherwise immutable).
+    otherwise immutable). ``public_base_url`` is the URL the publish root is served at
+    (``--public-base-url`` / ``$VOHARVEST_PUBLIC_BASE_URL``): DataLink documents and ObsCore
+    ``access_url`` of event lists then point at ``<it>/snapshots/<date>/datalink/...``; unset, the
+    documents are still written and the TAP kit serves them (``models.dachs``).
     """
 
     root: str = "output"
     force: bool = False
+    #: Rebuild even when the raw inputs are byte-identical to the published snapshot's (``harvest --rebuild``).
+    rebuild: bool = False
+    public_base_url: str | None = None
 
     @property
     def path(self) -> Path:

@@ -7,7 +7,7 @@ starts it):
 * ``voharvest_run_failure_alert``: every failed run in the instance, including CLI harvests (they
   have no code-location origin, hence ``monitor_all_code_locations``); one alert per failed step and
   per failed blocking check, naming source, partition, step or check and the one-line error;
-* ``voharvest_freshness_alert``: every scheduled source whose latest harvest (``core/<source>``) is
+* ``voharvest_freshness_alert``: every scheduled source whose latest harvest (``core/<source>_core``) is
   older than its cadence plus a grace (:func:`pipelines.schedules.freshness_window`); one alert per
   stale episode, not one per tick.
 

@@ -123,11 +123,11 @@ def test_failed_harvest_alert_reaches_webhook_and_command(
             "run_failure",
             "nustar",
             DAY.isoformat(),
-            "raw/nustar/responses",
+            "raw/nustar_raw",
             run.run_id,
         )
         assert url in alert["error"] and str(record) in alert["error"] and "not JSON" in alert["error"]
-        assert alert["text"].startswith(f"voharvest nustar {DAY.isoformat()} FAILED at raw/nustar/responses: ")
+        assert alert["text"].startswith(f"voharvest nustar {DAY.isoformat()} FAILED at raw/nustar_raw: ")
         assert got.read_text() == alert["text"] + "\nnustar"
         # the next tick does not repeat it
         sensor.evaluate_tick(dg.build_sensor_context(instance=instance, sensor_name=sensor.name, cursor=second.cursor))
@@ -144,7 +144,7 @@ def test_freshness_sensor_alerts_once_per_stale_source(home: Path, tmp_path: Pat
         tick = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, sensor_name=sensor.name))
         assert receiver.received == []
         # NuSTAR harvested now; the sensor first saw the instance 8 days ago: every other scheduled source is stale
-        instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=["core", "nustar", "ivoa_frames"]))
+        instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=["core", "nustar_core"]))
         state = json.loads(tick.cursor)
         state["first_seen"] -= dt.timedelta(days=8).total_seconds()
         tick = sensor.evaluate_tick(
@@ -153,7 +153,7 @@ def test_freshness_sensor_alerts_once_per_stale_source(home: Path, tmp_path: Pat
         by_source = {a["source"]: a for a in receiver.received}
         # 8 days > XMM-Newton 8 h and ESO 7 d + 2 h; < INTEGRAL 31 d + 2 h; NuSTAR is fresh; H.E.S.S. has no cadence
         assert sorted(by_source) == ["eso", "xmm_newton"]
-        assert by_source["eso"]["where"] == "core/eso/ivoa_frames" and by_source["eso"]["kind"] == "freshness"
+        assert by_source["eso"]["where"] == "core/eso_core" and by_source["eso"]["kind"] == "freshness"
         assert "never harvested; expected at least every 7.1 d" in by_source["eso"]["error"]
         assert "STALE" in by_source["xmm_newton"]["text"]
         # the same stale episode is not alerted again
@@ -166,9 +166,34 @@ def test_a_refused_alert_is_an_error_naming_the_destination(tmp_path: Path) -> N
     try:
         route = AlertRoute(webhook_url=refusing.url, command=f"{sys.executable} -c 'raise SystemExit(3)'")
         with pytest.raises(AlertDeliveryError) as exc:
-            route.send(Alert("run_failure", "nustar", "2025-09-05", "raw/nustar/responses", "boom"))
+            route.send(Alert("run_failure", "nustar", "2025-09-05", "raw/nustar_raw", "boom"))
         assert refusing.url in str(exc.value) and "500" in str(exc.value) and "exit 3" in str(exc.value)
         assert len(refusing.received) == 1
     finally:
         refusing.close()
     assert AlertRoute.from_env({WEBHOOK_ENV: " ", COMMAND_ENV: ""}).configured is False
+
+
+def test_every_step_and_check_of_the_graph_names_its_source() -> None:
+    from pipelines.alerts import source_of
+    from pipelines.assets import core_key, raw_key, source_key
+    from pipelines.definitions import build_definitions
+
+    defs = build_definitions()
+    graph = defs.resolve_asset_graph()
+    sources = all_sources()
+    for name, source in sources.items():
+        for key in (raw_key(source), core_key(source)):
+            # the asset key, the step key Dagster derives from it, and a check on it all name the source
+            step = graph.get(key).assets_def.node_def.name
+            assert [source_of(key.to_user_string()), source_of(step), source_of(f"{key.to_user_string()}:x")] == [
+                name,
+                name,
+                name,
+            ], (key, step)
+            # the label the lineage graph prints (the key's last part) holds the source's name, untruncated even
+            # zoomed out (dagster-webserver's AssetNode.tsx: withMiddleTruncation(displayName, {maxLength: 18}))
+            assert key.path[-1].startswith(name) and len(key.path[-1]) <= 18, key
+    assert source_of("out/ivoa/obsplan:schema") == "out" and source_of("out__publish__snapshot") == "publish"
+    with pytest.raises(ValueError, match="layer 'out'"):
+        source_key("out", "nustar")

@@ -75,13 +75,13 @@ def test_cli_harvest_is_recorded_in_the_shared_instance(
         assert run.tags["dagster/partition"] == DAY.isoformat()
         assert run.tags[PID_TAG] == str(os.getpid())
         # every asset of the run materialised the partition (what the UI's partition bar shows)
-        for key in (SNAPSHOT_KEY, dg.AssetKey(["raw", "nustar", "responses"]), dg.AssetKey(["out", "ivoa", "obsplan"])):
+        for key in (SNAPSHOT_KEY, dg.AssetKey(["raw", "nustar_raw"]), dg.AssetKey(["out", "ivoa", "obsplan"])):
             assert instance.get_materialized_partitions(key) == {DAY.isoformat()}, key
         event = instance.get_latest_materialization_event(SNAPSHOT_KEY)
         assert event.run_id == run.run_id
         assert event.asset_materialization.metadata["path"].value == str(snap)
         # the blocking checks' results are in the instance, attached to that run
-        for key, check in [(("out", "ivoa", "obsplan"), "schema"), (("core", "nustar", "ivoa_frames"), "not_empty")]:
+        for key, check in [(("out", "ivoa", "obsplan"), "schema"), (("core", "nustar_core"), "not_empty")]:
             history = instance.event_log_storage.get_asset_check_execution_history(
                 dg.AssetCheckKey(dg.AssetKey(list(key)), check), limit=1
             )
@@ -110,11 +110,12 @@ def test_summary_rows_per_table_and_facility_then_unchanged(
     assert _harvest(work, output, nxt) == 0
     second = capsys.readouterr().err.splitlines()
     assert f"  unchanged since {DAY.isoformat()}" in second
-    # the same date again is accepted as identical bytes
+    # the same date again, same raw bytes: recognised in the publish step, nothing rebuilt
+    before = {p: p.stat().st_mtime_ns for p in (output / "snapshots" / nxt.isoformat()).rglob("*")}
     assert _harvest(work, output, nxt) == 0
-    assert f"snapshot {nxt.isoformat()}: {output / 'snapshots' / nxt.isoformat()} (identical)" in (
-        capsys.readouterr().err.splitlines()
-    )
+    third = capsys.readouterr().err.splitlines()
+    assert f"snapshot {nxt.isoformat()}: {output / 'snapshots' / nxt.isoformat()} (unchanged)" in third, third
+    assert {p: p.stat().st_mtime_ns for p in (output / "snapshots" / nxt.isoformat()).rglob("*")} == before
 
 
 def test_ephemeral_leaves_no_instance(work: Path, home: Path, tmp_path: Path) -> None:
@@ -134,7 +135,7 @@ def test_a_failed_source_is_one_line_naming_source_url_and_archive_record(
     assert code == 1
     err = capsys.readouterr().err
     assert f"{DAY.isoformat()} FAILED -- nothing published" in err
-    failed = [line for line in err.splitlines() if line.startswith("  raw/nustar/responses: ")]
+    failed = [line for line in err.splitlines() if line.startswith("  raw/nustar_raw: ")]
     assert len(failed) == 1, err
     assert "nustar" in failed[0] and url in failed[0] and str(record) in failed[0] and "not JSON" in failed[0]
     assert "Traceback" not in err and not (tmp_path / "o" / "snapshots").exists()

@@ -22,9 +22,10 @@ from tests.ui.conftest import AS_OF, DagsterUI
 
 SOURCES = ("nustar", "xmm_newton", "integral", "eso", "hess_dl3_dr1")
 IVOA = ("obsplan", "obscore", "obscore_radio", "obscore_hea", "obsplan_history", "changes")
+#: The per-source boxes of the lineage graph: Dagster labels a box with its key's last part.
+LABELS = {(layer, s): f"{s}_{layer}" for layer in ("raw", "core") for s in SOURCES}
 EXPECTED_ASSETS = {
-    *(f"raw/{s}/responses" for s in SOURCES),
-    *(f"core/{s}/ivoa_frames" for s in SOURCES),
+    *(f"{layer}/{label}" for (layer, _), label in LABELS.items()),
     *(f"out/ivoa/{t}" for t in IVOA),
     "out/publish/snapshot",
 }
@@ -108,8 +109,8 @@ def test_every_asset_of_the_graph_is_there(assets: dict[str, dict[str, Any]]) ->
     missing = EXPECTED_ASSETS - set(assets)
     assert not missing, f"missing {sorted(missing)}; the UI has {sorted(assets)}"
     groups = {key: node["groupName"] for key, node in assets.items()}
-    assert {groups[f"raw/{s}/responses"] for s in SOURCES} == {"raw"}
-    assert {groups[f"core/{s}/ivoa_frames"] for s in SOURCES} == {"core"}
+    assert {groups[f"raw/{s}_raw"] for s in SOURCES} == {"raw"}
+    assert {groups[f"core/{s}_core"] for s in SOURCES} == {"core"}
     assert {groups[f"out/ivoa/{t}"] for t in IVOA} == {"ivoa"}
     assert groups["out/publish/snapshot"] == "publish"
 
@@ -118,8 +119,8 @@ def test_every_asset_has_a_description(assets: dict[str, dict[str, Any]]) -> Non
     undescribed = sorted(key for key, node in assets.items() if not (node["description"] or "").strip())
     assert not undescribed, f"assets without a description: {undescribed}"
     for source in SOURCES:
-        assert source in assets[f"raw/{source}/responses"]["description"]
-        assert source in assets[f"core/{source}/ivoa_frames"]["description"]
+        assert source in assets[f"raw/{source}_raw"]["description"]
+        assert source in assets[f"core/{source}_core"]["description"]
     for table in IVOA:
         assert assets[f"out/ivoa/{table}"]["description"] == snapshot.SNAPSHOT_TABLES[table].description
     assert "manifest.json" in assets["out/publish/snapshot"]["description"]
@@ -144,12 +145,13 @@ def test_every_asset_was_materialised_for_the_date_by_the_run(
 
 
 def test_every_source_asset_names_its_source(assets: dict[str, dict[str, Any]]) -> None:
-    # the graph labels a node with its key's last part (responses / ivoa_frames): the source is a kind tag
-    # shown on the node, a tag for filtering, and the start of the description
+    # the graph labels a node with its key's last part (nustar_raw, nustar_core); the source is also a kind
+    # tag shown on the node, a tag for filtering, and the start of the description
     facilities = {name: source.facility for name, source in all_sources().items()}
     for source in SOURCES:
-        for key in (f"raw/{source}/responses", f"core/{source}/ivoa_frames"):
+        for key in (f"raw/{source}_raw", f"core/{source}_core"):
             node = assets[key]
+            assert node["assetKey"]["path"][-1].startswith(f"{source}_"), node["assetKey"]
             assert source in node["kinds"], (key, node["kinds"])
             assert {"key": "source", "value": source} in node["tags"], (key, node["tags"])
             assert node["description"].startswith(f"{facilities[source]}: "), node["description"]
@@ -184,7 +186,7 @@ def test_ivoa_tables_expose_their_spec_as_column_schema(assets: dict[str, dict[s
     ("key", "names"),
     [
         *((f"out/ivoa/{t}", set(SPEC_CHECKS)) for t in IVOA),
-        *((f"core/{s}/ivoa_frames", set(DRIFT_CHECKS)) for s in SOURCES),
+        *((f"core/{s}_core", set(DRIFT_CHECKS)) for s in SOURCES),
     ],
 )
 def test_blocking_checks_passed_in_the_run(
@@ -248,13 +250,14 @@ def test_graph_page_renders_every_asset_and_edge(
     # Groups start collapsed; "Expand all groups" is the graph's Alt+E shortcut (the choice is kept
     # in the browser), and reloading lays the expanded graph out to fit the viewport.
     browser.press("e", "KeyE", 69, modifiers=1)
-    browser.wait_for(lambda t: "responses" in _lines(t), "the groups to expand")
+    browser.wait_for(lambda t: "nustar_raw" in _lines(t), "the groups to expand")
     browser.goto(f"{dagster_ui.url}/asset-groups")
     names = [*IVOA, "provenance", "snapshot"]
 
     def whole_graph(text: str) -> bool:
+        # every raw and core box shows its source's name, once (nothing truncated, no two boxes alike)
         lines = _lines(text)
-        return lines["responses"] == 5 and lines["ivoa_frames"] == 5 and all(lines[n] for n in names)
+        return all(lines[label] == 1 for label in LABELS.values()) and all(lines[n] for n in names)
 
     text = browser.wait_for(whole_graph, "every asset node of the graph")
     # Edges are drawn (as SVG paths ending in an arrow) once the graph has laid out.
@@ -281,7 +284,7 @@ def test_asset_page_shows_description_and_column_schema(
 
 @pytest.mark.parametrize(
     ("key", "names"),
-    [("out/ivoa/obsplan", sorted(SPEC_CHECKS)), ("core/nustar/ivoa_frames", sorted(DRIFT_CHECKS))],
+    [("out/ivoa/obsplan", sorted(SPEC_CHECKS)), ("core/nustar_core", sorted(DRIFT_CHECKS))],
 )
 def test_checks_tab_shows_every_check_passed(
     browser: Chromium, dagster_ui: DagsterUI, ui_work: Path, key: str, names: list[str]
