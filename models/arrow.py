@@ -65,9 +65,13 @@ def _to_arrow_array(values: pd.Series, column: Column) -> pa.Array:
         ts = pd.to_datetime(values, utc=True)
         return pa.array(ts, type=target, from_pandas=True)
     if column.is_string:
-        # Keep strings exactly as given; NaN/None become nulls, never the text "nan".
-        obj = values.astype(object).where(values.notna(), None)
-        return pa.array(obj.tolist(), type=target, from_pandas=True)
+        # Keep strings exactly as given; NaN/None/NA become nulls, never the text "nan". Straight from the
+        # column's buffers (pyarrow-backed strings) or object array: no Python list of a million strings.
+        try:
+            return pa.array(values, type=target, from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            obj = values.astype(object).where(values.notna(), None)
+            return pa.array(obj.tolist(), type=target, from_pandas=True)
     if pa.types.is_integer(target):
         numeric = pd.to_numeric(values, errors="raise")
         if numeric.isna().any():
@@ -84,13 +88,19 @@ def conform(frame: pd.DataFrame, spec: TableSpec) -> pa.Table:
 
     Missing optional or nullable columns become all-null; columns not in the spec are dropped
     (source-specific ``x_*`` columns stay in the source frames). A missing not-null column is an
-    error, because filling it would publish an invented value.
+    error, because filling it would publish an invented value. Every column is one contiguous array,
+    so equal rows give equal files.
     """
     n = len(frame)
     arrays = []
     for column in spec.columns:
         if column.name in frame.columns:
-            arrays.append(_to_arrow_array(frame[column.name], column))
+            array = _to_arrow_array(frame[column.name], column)
+            if isinstance(array, pa.ChunkedArray):
+                # one chunk per column, whatever pandas held: the Parquet writer cuts row groups at chunk
+                # boundaries, so the same rows always give the same bytes (and the same content hash)
+                array = array.combine_chunks() if array.num_chunks != 1 else array.chunk(0)
+            arrays.append(array)
         elif column.null_rule == "not-null":
             raise KeyError(f"{spec.qualified_name}: required column {column.name!r} missing")
         else:

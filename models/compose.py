@@ -13,10 +13,13 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from models.arrow import empty_frame
-from models.hea import xray_performed_to_obscore
+from models.hea import XRAY_ARCHIVES, xray_performed_to_obscore
 from models.history import SOURCE_COLUMN, reconcile
+from models.identifiers import publisher_did
 from models.tables import OBSCORE, OBSCORE_HEA, OBSCORE_RADIO
 
 #: ObsCore tables and their sort keys.
@@ -61,12 +64,63 @@ def carry_over(previous: Mapping[str, pd.DataFrame], collections: list[str]) -> 
     return out
 
 
+def xray_obscore(
+    obsplan: pd.DataFrame, as_of_mjd: float, previous: Mapping[str, pd.DataFrame] | None = None
+) -> dict[str, pd.DataFrame]:
+    """ObsCore and obscore_hea rows of the performed X-ray observations, built only for versions new today.
+
+    :func:`models.hea.xray_performed_to_obscore` is a function of the obsplan row alone; a row whose
+    current version is older than this harvest (``t_planning`` before ``as_of_mjd``) had the same
+    version in the previous snapshot, so its derived rows are the previous snapshot's (matched by
+    ``obs_publisher_did``). When any of them is missing there, everything is built.
+
+    Parameters
+    ----------
+    obsplan
+        The reconciled obsplan (current versions).
+    as_of_mjd
+        This harvest's as-of time (the ``t_planning`` of versions written now).
+    previous
+        The previous snapshot's ``obscore`` and ``obscore_hea`` frames, written by the same code version
+        (the caller checks the manifest's ``code_version``); ``None`` builds every row.
+
+    Returns
+    -------
+    dict
+        ``obscore`` and ``obscore_hea`` frames.
+    """
+    if previous is None or previous.get("obscore") is None or previous.get("obscore_hea") is None:
+        return xray_performed_to_obscore(obsplan)
+    t_planning = pd.to_numeric(obsplan["t_planning"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    performed = (obsplan["execution_status"] == "Performed").to_numpy(dtype=bool, na_value=False)
+    xray = obsplan["facility_name"].isin(list(XRAY_ARCHIVES)).to_numpy(dtype=bool, na_value=False)
+    old = performed & xray & (t_planning < as_of_mjd)
+    if not old.any():
+        return xray_performed_to_obscore(obsplan)
+    rows = obsplan.loc[old]
+    collection = rows["obs_collection"].where(rows["obs_collection"].notna(), rows["facility_name"]).astype(object)
+    dids = pa.array(publisher_did(collection, rows["obs_id"].astype(str)), type=pa.string(), from_pandas=True)
+    unique = len(pc.unique(dids)) == len(dids)
+    kept = {}
+    for name in ("obscore", "obscore_hea"):
+        frame = previous[name]
+        present = pa.array(frame[_DID], type=pa.string(), from_pandas=True)
+        take = frame[np.asarray(pc.is_in(present, value_set=dids).to_numpy(zero_copy_only=False), dtype=bool)]
+        if len(take) != len(dids) or not unique:
+            return xray_performed_to_obscore(obsplan)  # not all there (another code version, a gap): build all
+        kept[name] = take
+    built = xray_performed_to_obscore(obsplan.loc[~old])
+    return {name: _union([built[name], kept[name]], [_DID]) for name in kept}
+
+
 def compose(
     harvested: Mapping[str, Mapping[str, pd.DataFrame]],
     previous_history: pd.DataFrame | None,
     carried: Mapping[str, pd.DataFrame] | None,
     snapshot_date: dt.date,
     as_of_mjd: float,
+    *,
+    previous_obscore: Mapping[str, pd.DataFrame] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """All tables of a snapshot.
 
@@ -75,21 +129,27 @@ def compose(
     harvested
         Frames returned by each harvested source's ``normalise``, by source name.
     previous_history
-        ``obsplan_history`` of the previous snapshot (``None`` for the first one).
+        ``obsplan_history`` of the previous snapshot (``None`` for the first one): its current versions
+        are enough (:func:`models.history_store.read_previous_history`); closed versions given are passed through.
     carried
         ObsCore rows of sources not harvested in this run (:func:`carry_over`), or ``None``.
     snapshot_date, as_of_mjd
         Snapshot date and as-of time (MJD UTC): the ``t_planning`` of new versions.
+    previous_obscore
+        The previous snapshot's ObsCore frames when it was written by this code version: the X-ray
+        ObsCore rows of unchanged performed observations are taken from there (:func:`xray_obscore`).
 
     Returns
     -------
     dict
-        ``obsplan``, ``obsplan_history``, ``changes``, ``obscore``, ``obscore_radio``, ``obscore_hea``.
+        ``obsplan``, ``obsplan_history``, ``changes``, ``obscore``, ``obscore_radio``, ``obscore_hea``;
+        ``obsplan_history.attrs["reconcile_counts"]`` holds :attr:`models.history.Reconciled.counts`.
     """
     plans = [f["obsplan"].assign(**{SOURCE_COLUMN: name}) for name, f in harvested.items() if "obsplan" in f]
     current = _union(plans, ["obs_id", "obs_collection", SOURCE_COLUMN])
     result = reconcile(current, previous_history, snapshot_date, as_of_mjd, harvested_sources=list(harvested))
-    xray = xray_performed_to_obscore(result.obsplan)
+    xray = xray_obscore(result.obsplan, as_of_mjd, previous_obscore)
+    result.history.attrs["reconcile_counts"] = dict(result.counts)  # what reconcile touched (counts)
     out: dict[str, pd.DataFrame] = {
         "obsplan": result.obsplan,
         "obsplan_history": result.history,

@@ -20,6 +20,7 @@ import ctypes
 import errno
 import fcntl
 import os
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,6 +54,34 @@ def fsync_tree(root: Path) -> None:
             finally:
                 os.close(fd)
         fsync_dir(Path(dirpath))
+
+
+def link_or_copy(source: Path, target: Path) -> bool:
+    """Make ``target`` a hard link to ``source`` (an immutable file of a published snapshot), else a copy.
+
+    A snapshot directory must stay complete on its own: a hard link shares the bytes without
+    depending on the other directory (deleting the previous snapshot keeps them), and a copy is the
+    fallback where links cannot be made (another file system, ``EMLINK``, a file system without
+    hard links).
+
+    Parameters
+    ----------
+    source
+        The existing file.
+    target
+        The new name (its parent must exist; it must not exist yet).
+
+    Returns
+    -------
+    bool
+        ``True`` for a hard link, ``False`` for a copy.
+    """
+    try:
+        os.link(source, target)
+        return True
+    except OSError:
+        shutil.copy2(source, target)
+        return False
 
 
 def exchange(a: Path, b: Path) -> bool:

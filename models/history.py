@@ -19,6 +19,11 @@ Rules (keyed by ``(obs_collection, obs_id)``; a NULL collection counts as the em
   harvest although its source was harvested, and whose window has not ended yet (``t_max`` NULL or
   after the as-of time): a new version with ``execution_status = Unscheduled`` and ``t_planning`` =
   as-of MJD, other columns as last seen.
+* **expired** -- a ``Planned`` or ``Scheduled`` observation whose window ended more than
+  :data:`models.staleness.STALE_AFTER_DAYS` days before the as-of time (present in this harvest or
+  not): a new version with ``execution_status = Unscheduled`` and ``t_planning`` = as-of MJD, listed
+  as *expired* in the changelog (see :mod:`models.staleness` for why). A harvest still listing it as
+  planned is read as ``Unscheduled``, so it does not flip back every day.
 * **carried over** unchanged -- absent keys that are history rather than withdrawals: rows already
   ``Performed``, ``Unscheduled`` or ``Aborted``; rows whose window ended before the as-of time (they
   rolled off a look-ahead schedule; nothing says they were withdrawn, so their last known state
@@ -34,9 +39,12 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from models.arrow import conform, empty_frame
 from models.columns import Column
+from models.staleness import expire, stale_mask
 from models.tables.history import CHANGE_KINDS, CHANGES, OBSPLAN_HISTORY
 from models.tables.obsplan import OBSPLAN
 
@@ -70,6 +78,9 @@ class Reconciled(NamedTuple):
     obsplan: pd.DataFrame
     history: pd.DataFrame
     changes: pd.DataFrame
+    #: What the reconciliation touched (see :func:`reconcile`): the work is in these counts, not in the
+    #: length of the history.
+    counts: dict[str, int] = {}
 
 
 def _key(frame: pd.DataFrame) -> pd.Index:
@@ -102,6 +113,23 @@ def _differs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return ~(eq | (a_na & b_na))
 
 
+def _column_differs(a: pd.Series, b: pd.Series, column: Column) -> np.ndarray:
+    """Element-wise "content differs" of two aligned columns (see :func:`_comparable`), NULL equal to NULL.
+
+    Text is compared by Arrow's kernels on the columns' own buffers (no Python object per value: a
+    million-row comparison of ten text columns is the bulk of a day's reconciliation otherwise).
+    """
+    if column.is_string:
+        try:
+            x = pa.array(a, type=pa.string(), from_pandas=True)
+            y = pa.array(b, type=pa.string(), from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            return _differs(_comparable(a, column), _comparable(b, column))
+        same = pc.or_kleene(pc.equal(x, y), pc.and_(x.is_null(), y.is_null())).fill_null(False)
+        return ~np.asarray(same.to_numpy(zero_copy_only=False), dtype=bool)
+    return _differs(_comparable(a, column), _comparable(b, column))
+
+
 def _require_unique(keys: pd.Index, what: str) -> None:
     dup = keys.duplicated(keep=False)
     if dup.any():
@@ -116,7 +144,7 @@ def _prepare_current(current: pd.DataFrame) -> pd.DataFrame:
     if current["obs_id"].isna().any() or current[SOURCE_COLUMN].isna().any():
         rows = np.flatnonzero((current["obs_id"].isna() | current[SOURCE_COLUMN].isna()).to_numpy())
         raise HistoryError(f"current obsplan has NULL obs_id or {SOURCE_COLUMN} in rows {rows[:_SHOWN].tolist()}")
-    out = current.reset_index(drop=True).copy()
+    out = current.reset_index(drop=True)  # copy-on-write: columns added below never reach the caller's frame
     for name in CONTENT_COLUMNS:
         if name not in out.columns:
             out[name] = None if OBSPLAN.column(name).is_string else np.nan
@@ -129,7 +157,7 @@ def _prepare_history(previous: pd.DataFrame | None) -> pd.DataFrame:
     missing = [c for c in OBSPLAN_HISTORY.names if c not in previous.columns]
     if missing:
         raise HistoryError(f"previous obsplan_history lacks columns {missing}")
-    return previous[OBSPLAN_HISTORY.names].reset_index(drop=True).copy()
+    return previous[OBSPLAN_HISTORY.names].reset_index(drop=True)  # copy-on-write: no copy until written
 
 
 def _changed_fields(masks: dict[str, np.ndarray], n: int) -> np.ndarray:
@@ -178,10 +206,24 @@ def reconcile(
     Returns
     -------
     Reconciled
-        ``obsplan`` (current version of every observation, obsplan columns), ``history`` (every
-        version, ``obsplan_history`` columns) and ``changes`` (``changes`` columns).
+        ``obsplan`` (current version of every observation, obsplan columns), ``history`` (the
+        versions given in ``previous_history``, the superseded ones now closed, plus the new
+        versions; ``obsplan_history`` columns), ``changes`` (``changes`` columns) and ``counts``:
+        ``previous_current`` (current versions compared against), ``previous_closed`` (closed versions
+        passed through untouched), ``compared`` (observations present in both and compared column by
+        column), ``added``, ``changed``, ``withdrawn``, ``closed`` (versions given an end of validity)
+        and ``written`` (new versions).
+
+    Notes
+    -----
+    Only the current versions take part: passing just those (``x_valid_to`` NULL; the
+    ``history/obsplan_history-current.parquet`` of the previous snapshot, see
+    :mod:`models.history_store`) gives the same ``obsplan`` and ``changes`` as passing the whole
+    history, and a ``history`` made of the current versions plus the versions closed now.
     """
     cur = _prepare_current(current)
+    cur_stale = stale_mask(cur, as_of_mjd)
+    cur = expire(cur, as_of_mjd)  # still listed as planned long after its window: read as Unscheduled
     hist = _prepare_history(previous_history)
     harvested = set(cur[SOURCE_COLUMN].unique()) if harvested_sources is None else set(harvested_sources)
     snapshot = snapshot_date.isoformat()
@@ -190,7 +232,8 @@ def reconcile(
     _require_unique(cur_keys, "current obsplan")
     is_current_version = hist["x_valid_to"].isna().to_numpy()
     prev_rows = np.flatnonzero(is_current_version)
-    prev = hist.iloc[prev_rows].reset_index(drop=True)
+    # the current versions (all of ``hist`` when only those were given: no copy)
+    prev = hist if len(prev_rows) == len(hist) else hist.iloc[prev_rows].reset_index(drop=True)
     prev_keys = _key(prev)
     _require_unique(prev_keys, "previous obsplan_history (current versions)")
     if len(prev) and np.nanmax(prev["t_planning"].to_numpy(dtype="float64")) > as_of_mjd:
@@ -205,13 +248,12 @@ def reconcile(
     masks: dict[str, np.ndarray] = {}
     for name in CONTENT_COLUMNS:
         column = OBSPLAN.column(name)
-        a = _comparable(cur[name].iloc[matched_cur], column)
-        b = _comparable(prev[name].iloc[matched_prev], column)
-        masks[name] = _differs(a, b)
+        masks[name] = _column_differs(cur[name].iloc[matched_cur], prev[name].iloc[matched_prev], column)
     any_change = np.zeros(len(matched_cur), dtype=bool)
     for mask in masks.values():
         any_change |= mask
-    fields = _changed_fields(masks, len(matched_cur))
+    changed_masks = {k: v[any_change] for k, v in masks.items()}  # the work below scales with the changes
+    fields = _changed_fields(changed_masks, int(any_change.sum()))
 
     # Absent observations: withdrawn, or carried over as history.
     absent = in_cur < 0
@@ -220,6 +262,7 @@ def reconcile(
     window_open = np.isnan(t_max) | (t_max > as_of_mjd)
     source_harvested = prev["x_source"].isin(harvested).to_numpy()
     withdraw = absent & open_status & window_open & source_harvested
+    expire_absent = absent & stale_mask(prev, as_of_mjd)  # whatever was harvested: time alone decides
 
     # New versions.
     added = cur.iloc[np.flatnonzero(in_prev < 0)].assign(
@@ -232,32 +275,42 @@ def reconcile(
     )
     changed_cur = matched_cur[any_change]
     changed_prev = matched_prev[any_change]
+    # a present observation whose only news is that it went stale is "expired", not "changed"
+    expired_present = cur_stale[changed_cur] & open_status[changed_prev]
     changed = cur.iloc[changed_cur].assign(
         t_planning=as_of_mjd,
         x_version=prev["x_version"].to_numpy()[changed_prev].astype("int64") + 1,
         x_snapshot=snapshot,
         x_valid_to=np.nan,
-        x_change="changed",
-        x_changed_fields=fields[any_change],
-    )
-    withdrawn = prev.iloc[np.flatnonzero(withdraw)].assign(
-        execution_status=WITHDRAWN_STATUS,
-        t_planning=as_of_mjd,
-        x_version=lambda f: f["x_version"].astype("int64") + 1,
-        x_snapshot=snapshot,
-        x_valid_to=np.nan,
-        x_change="withdrawn",
-        x_changed_fields="execution_status",
+        x_change=np.where(expired_present, "expired", "changed"),
+        x_changed_fields=fields,
     )
 
+    def unscheduled(mask: np.ndarray, kind: str) -> pd.DataFrame:
+        """New ``Unscheduled`` versions of the previous rows in ``mask`` (withdrawn or expired)."""
+        return prev.iloc[np.flatnonzero(mask)].assign(
+            execution_status=WITHDRAWN_STATUS,
+            t_planning=as_of_mjd,
+            x_version=lambda f: f["x_version"].astype("int64") + 1,
+            x_snapshot=snapshot,
+            x_valid_to=np.nan,
+            x_change=kind,
+            x_changed_fields="execution_status",
+        )
+
+    withdrawn = unscheduled(withdraw, "withdrawn")
+    expired = unscheduled(expire_absent, "expired")
+
     # Superseded versions get their end of validity.
-    superseded = np.concatenate([changed_prev, np.flatnonzero(withdraw)])
+    superseded = np.concatenate([changed_prev, np.flatnonzero(withdraw), np.flatnonzero(expire_absent)])
     valid_to = hist["x_valid_to"].to_numpy(dtype="float64", na_value=np.nan).copy()
     valid_to[prev_rows[superseded]] = as_of_mjd
     hist["x_valid_to"] = valid_to
 
     empty_hist = empty_frame(OBSPLAN_HISTORY)
-    history = _sorted(_concat([hist, added, changed, withdrawn], OBSPLAN_HISTORY.names, empty_hist), ["x_version"])
+    history = _sorted(
+        _concat([hist, added, changed, withdrawn, expired], OBSPLAN_HISTORY.names, empty_hist), ["x_version"]
+    )
     obsplan = history.loc[history["x_valid_to"].isna(), OBSPLAN.names].reset_index(drop=True)
 
     changes = _changelog(
@@ -265,11 +318,25 @@ def reconcile(
         added=added,
         changed=changed,
         changed_prev=prev.iloc[changed_prev],
-        change_masks={k: v[any_change] for k, v in masks.items()},
+        change_masks=changed_masks,
         withdrawn=withdrawn,
         withdrawn_prev=prev.iloc[np.flatnonzero(withdraw)],
+        expired=expired,
+        expired_prev=prev.iloc[np.flatnonzero(expire_absent)],
+        expired_changed=expired_present,
     )
-    return Reconciled(obsplan=obsplan, history=history, changes=changes)
+    counts = {
+        "previous_current": len(prev),
+        "previous_closed": len(hist) - len(prev),
+        "compared": len(matched_cur),
+        "added": len(added),
+        "changed": len(changed),
+        "withdrawn": len(withdrawn),
+        "expired": len(expired) + int(expired_present.sum()),
+        "closed": len(superseded),
+        "written": len(added) + len(changed) + len(withdrawn) + len(expired),
+    }
+    return Reconciled(obsplan=obsplan, history=history, changes=changes, counts=counts)
 
 
 def _with_previous(new: pd.DataFrame, old: pd.DataFrame) -> pd.DataFrame:
@@ -293,8 +360,11 @@ def _changelog(
     change_masks: dict[str, np.ndarray],
     withdrawn: pd.DataFrame,
     withdrawn_prev: pd.DataFrame,
+    expired: pd.DataFrame,
+    expired_prev: pd.DataFrame,
+    expired_changed: np.ndarray,
 ) -> pd.DataFrame:
-    """One row per observation and kind of change, in key order."""
+    """One row per observation and kind of change, in key order (an expiry is not also a status change)."""
 
     def any_of(names: tuple[str, ...]) -> np.ndarray:
         out = np.zeros(len(changed), dtype=bool)
@@ -307,10 +377,15 @@ def _changelog(
     kinds = {
         "moved": any_of(_MOVE_FIELDS),
         "exposure_changed": any_of(_EXPOSURE_FIELDS),
-        "status_changed": any_of(_STATUS_FIELDS),
+        "expired": expired_changed,
+        "status_changed": any_of(_STATUS_FIELDS) & ~expired_changed,
         "modified": any_of(other),
     }
-    frames = [added.assign(x_change="added"), _with_previous(withdrawn, withdrawn_prev).assign(x_change="withdrawn")]
+    frames = [
+        added.assign(x_change="added"),
+        _with_previous(withdrawn, withdrawn_prev).assign(x_change="withdrawn"),
+        _with_previous(expired, expired_prev).assign(x_change="expired"),
+    ]
     frames += [both.iloc[np.flatnonzero(mask)].assign(x_change=kind) for kind, mask in kinds.items()]
     frames = [f.assign(x_snapshot=snapshot) for f in frames]
     for f in frames:

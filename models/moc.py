@@ -58,6 +58,7 @@ so the same coverage always gives the same bytes.
 from __future__ import annotations
 
 import functools
+import hashlib
 import io
 import os
 import re
@@ -74,6 +75,7 @@ from astropy.time import Time
 from erfa import ErfaWarning
 from mocpy import MOC, STMOC, TimeMOC
 
+from models.durable import link_or_copy
 from models.regions import ParsedRegions, RegionParseError, parse_stcs
 from models.timeutil import utc_mjd_to_time
 
@@ -673,22 +675,26 @@ KINDS = ("smoc", "tmoc", "stmoc")
 class MocFile:
     """One MOC of a snapshot at its current orders, serialised (``{suffix: bytes}``)."""
 
-    coverage: Coverage
+    coverage: Coverage | None
     kind: str
     space: int
     time: int
     files: dict[str, bytes] = field(default_factory=dict)
     is_empty: bool = False
+    #: ``<table>-<facility>`` when there is no `Coverage` (a MOC reused from the previous snapshot).
+    name: str = ""
+    #: Files of the previous snapshot holding this very MOC (suffix -> (path, size)): linked, not rebuilt.
+    reused: dict[str, tuple[Path, int]] = field(default_factory=dict)
 
     @property
     def base(self) -> str:
         """File name without suffix: ``<table>-<facility>-<kind>``."""
-        return f"{self.coverage.name}-{self.kind}"
+        return f"{self.name or self.coverage.name}-{self.kind}"
 
     @property
     def size(self) -> int:
         """Bytes of its files."""
-        return sum(len(b) for b in self.files.values())
+        return sum(len(b) for b in self.files.values()) + sum(size for _, size in self.reused.values())
 
     @property
     def charged(self) -> int:
@@ -728,6 +734,15 @@ class MocPlan:
     mocs: list[MocFile]
     budget_bytes: int | None
     degradations: int
+    #: Per ``<table>-<facility>``: the hash of what its MOCs are made of, their orders and whether the
+    #: budget degraded them (recorded in the manifest as ``moc_inputs``; the next snapshot reuses the files
+    #: of an entry whose hash is unchanged and that was not degraded).
+    inputs: dict[str, dict[str, object]] = field(default_factory=dict)
+
+    @property
+    def reused(self) -> list[str]:
+        """Files linked from the previous snapshot (relative paths), sorted."""
+        return sorted(f"moc/{m.base}.{suffix}" for m in self.mocs if not m.is_empty for suffix in m.reused)
 
     @property
     def charged(self) -> int:
@@ -762,6 +777,10 @@ class MocPlan:
         for moc in self.mocs:
             if moc.is_empty:
                 continue  # no footprint or no time: no empty file (see `omitted`)
+            for suffix, (source, _) in moc.reused.items():
+                path = folder / f"{moc.base}.{suffix}"
+                link_or_copy(source, path)
+                written.append(path.relative_to(directory).as_posix())
             for suffix, data in moc.files.items():
                 path = folder / f"{moc.base}.{suffix}"
                 path.write_bytes(data)
@@ -775,14 +794,74 @@ def file_token(text: str) -> str:
     return token or "unknown"
 
 
+#: Bumped when the MOC files made from the same inputs change (so that earlier files are not reused).
+MOC_INPUTS_VERSION = "1"
+_INPUT_COLUMNS = ("s_region", "t_min", "t_max", "s_resolution")
+
+
+def coverage_inputs_hash(rows: pd.DataFrame, moc_id: str, tool: str) -> str:
+    """SHA-256 of what the MOCs of one table and facility are made of (rows' footprints, times, resolution).
+
+    The orders are a function of these (`choose_orders`), and so are the MOCs at those orders: two
+    snapshots with the same hash get the same MOC files (same ``tool``, same `MOC_INPUTS_VERSION`).
+    Cheap: one vectorised 64-bit hash per row (``pandas.util.hash_pandas_object``), then SHA-256 of those.
+    """
+    digest = hashlib.sha256(
+        "|".join(
+            [MOC_INPUTS_VERSION, moc_id, tool, str(MIN_SPACE_ORDER), str(MAX_SPACE_ORDER), str(MIN_TIME_ORDER)]
+        ).encode()
+    )
+    columns = [c for c in _INPUT_COLUMNS if c in rows.columns]
+    digest.update(",".join(columns).encode())
+    if len(rows):
+        digest.update(pd.util.hash_pandas_object(rows[columns], index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _facility_rows(frame: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    facilities = frame["facility_name"].fillna("unknown").astype(str)
+    return [(f, frame[(facilities == f).to_numpy()]) for f in sorted(facilities.unique())]  # a handful
+
+
 def table_coverages(name: str, frame: pd.DataFrame, qualified_name: str) -> list[Coverage]:
     """One `Coverage` per facility of a table (a handful of facilities: the loop is not over rows)."""
-    facilities = frame["facility_name"].fillna("unknown").astype(str)
-    out = []
-    for facility in sorted(facilities.unique()):
-        rows = frame[(facilities == facility).to_numpy()]
-        out.append(Coverage.from_frame(f"{name}-{file_token(facility)}", f"{qualified_name}/{facility}", rows))
-    return out
+    return [
+        Coverage.from_frame(f"{name}-{file_token(facility)}", f"{qualified_name}/{facility}", rows)
+        for facility, rows in _facility_rows(frame)
+    ]
+
+
+@dataclass(frozen=True)
+class PreviousMocs:
+    """The MOCs of the previous snapshot, for reuse: its directory and manifest."""
+
+    directory: Path
+    manifest: Mapping[str, object]
+
+    def reusable(self, name: str, inputs: str) -> list[MocFile] | None:
+        """The previous files of coverage ``name`` as `MocFile` s, if they were made from ``inputs`` undegraded."""
+        record = (self.manifest.get("moc_inputs") or {}).get(name)  # type: ignore[union-attr]
+        if not isinstance(record, dict) or record.get("sha256") != inputs or record.get("degraded"):
+            return None
+        files = self.manifest.get("files") or {}
+        omitted = self.manifest.get("mocs_omitted") or {}
+        out = []
+        for kind in KINDS:
+            base = f"moc/{name}-{kind}"
+            moc = MocFile(None, kind, int(record["space"]), int(record["time"]), name=name)
+            moc.is_empty = base in omitted  # type: ignore[operator]
+            if not moc.is_empty:
+                for suffix in ("fits", "json"):
+                    rel = f"{base}.{suffix}"
+                    if rel in files:  # type: ignore[operator]
+                        path = self.directory / rel
+                        if not path.is_file():
+                            return None
+                        moc.reused[suffix] = (path, int(files[rel]["size"]))  # type: ignore[index]
+                if "fits" not in moc.reused:
+                    return None
+            out.append(moc)
+        return out
 
 
 def plan_snapshot_mocs(
@@ -791,11 +870,18 @@ def plan_snapshot_mocs(
     *,
     budget_bytes: int | None,
     qualified_names: Mapping[str, str] | None = None,
+    previous: PreviousMocs | None = None,
 ) -> MocPlan:
     """Build every MOC of a snapshot at the orders of `choose_orders`, then fit them to the budget.
 
     While the charged bytes exceed ``budget_bytes``, the MOC with the largest files (ties: file
     name) that can still be degraded is degraded by one order and rebuilt (see the module notes).
+
+    With ``previous``, a table and facility whose inputs (`coverage_inputs_hash`) are those of the
+    previous snapshot, and whose MOCs were not degraded there, reuses the previous files (linked by
+    :meth:`MocPlan.write`) instead of building them: the fresh build would give the same bytes. When the
+    files together then exceed the budget, every MOC is built and degraded as without ``previous``,
+    so the result never depends on what the previous snapshot held.
 
     Parameters
     ----------
@@ -808,6 +894,8 @@ def plan_snapshot_mocs(
         The snapshot's VOTable bytes (`votable_budget`); ``None``: no budget.
     qualified_names
         ``MOCID`` prefix per table; default ``ivoa.<table>``.
+    previous
+        The previous snapshot's MOCs (:class:`PreviousMocs`), or ``None`` to build everything.
 
     Returns
     -------
@@ -815,13 +903,42 @@ def plan_snapshot_mocs(
         Serialised files, final orders, number of degradation steps, and whether they fit.
     """
     mocs: list[MocFile] = []
+    inputs: dict[str, dict[str, object]] = {}
+    pending: list[tuple[str, str, pd.DataFrame, str]] = []
     for name in sorted(tables):
         qualified = (qualified_names or {}).get(name, f"ivoa.{name}")
-        for coverage in table_coverages(name, tables[name], qualified):
-            o = coverage.orders
-            mocs += [MocFile(coverage, kind, o.space, o.time) for kind in KINDS]
-    for moc in mocs:
-        moc.build(tool)
+        for facility, rows in _facility_rows(tables[name]):
+            cname, moc_id = f"{name}-{file_token(facility)}", f"{qualified}/{facility}"
+            digest = coverage_inputs_hash(rows, moc_id, tool)
+            reused = previous.reusable(cname, digest) if previous is not None else None
+            if reused is not None:
+                mocs += reused
+                inputs[cname] = {"sha256": digest, "space": reused[0].space, "time": reused[1].time}
+            else:
+                pending.append((cname, moc_id, rows, digest))
+
+    def build(cname: str, moc_id: str, rows: pd.DataFrame, digest: str) -> list[MocFile]:
+        coverage = Coverage.from_frame(cname, moc_id, rows)
+        o = coverage.orders
+        inputs[cname] = {"sha256": digest, "space": o.space, "time": o.time}
+        built = [MocFile(coverage, kind, o.space, o.time) for kind in KINDS]
+        for moc in built:
+            moc.build(tool)
+        return built
+
+    for item in pending:
+        mocs += build(*item)
+    if budget_bytes is not None and sum(m.charged for m in mocs) > budget_bytes and any(m.reused for m in mocs):
+        # over budget: build the reused ones too, then degrade exactly as a build from nothing would
+        again = {m.name for m in mocs if m.reused or m.coverage is None}
+        mocs = [m for m in mocs if m.coverage is not None and m.coverage.name not in again]
+        for name in sorted(tables):
+            qualified = (qualified_names or {}).get(name, f"ivoa.{name}")
+            for facility, rows in _facility_rows(tables[name]):
+                cname = f"{name}-{file_token(facility)}"
+                if cname in again:
+                    mocs += build(cname, f"{qualified}/{facility}", rows, str(inputs[cname]["sha256"]))
+        mocs.sort(key=lambda m: m.base)
     steps = 0
     while budget_bytes is not None and sum(m.charged for m in mocs) > budget_bytes:
         candidates = [m for m in mocs if m.can_degrade()]
@@ -830,8 +947,11 @@ def plan_snapshot_mocs(
         largest = min(candidates, key=lambda m: (-m.size, m.base))
         largest.degrade()
         largest.build(tool)
+        inputs[largest.coverage.name]["degraded"] = True  # type: ignore[union-attr]
         steps += 1
-    return MocPlan(mocs, budget_bytes, steps)
+    for record in inputs.values():
+        record.setdefault("degraded", False)
+    return MocPlan(sorted(mocs, key=lambda m: m.base), budget_bytes, steps, dict(sorted(inputs.items())))
 
 
 def votable_budget(directory: str | Path) -> int:
@@ -846,6 +966,7 @@ def write_snapshot_mocs(
     *,
     budget_bytes: int | None = None,
     qualified_names: Mapping[str, str] | None = None,
+    previous: PreviousMocs | None = None,
 ) -> list[str]:
     """Write ``moc/<table>-<facility>-{smoc,tmoc,stmoc}`` files of a snapshot, within its VOTable bytes.
 
@@ -862,6 +983,8 @@ def write_snapshot_mocs(
         Bytes the MOC files may take (default: `votable_budget` of ``directory``).
     qualified_names
         ``MOCID`` prefix per table (default ``ivoa.<table>``).
+    previous
+        The previous snapshot's MOCs: unchanged ones are linked, not rebuilt (`plan_snapshot_mocs`).
 
     Returns
     -------
@@ -869,7 +992,8 @@ def write_snapshot_mocs(
         Written files, relative to ``directory``.
     """
     budget = votable_budget(directory) if budget_bytes is None else budget_bytes
-    return plan_snapshot_mocs(tables, tool, budget_bytes=budget, qualified_names=qualified_names).write(directory)
+    plan = plan_snapshot_mocs(tables, tool, budget_bytes=budget, qualified_names=qualified_names, previous=previous)
+    return plan.write(directory)
 
 
 # --------------------------------------------------------------------------------------------

@@ -79,6 +79,7 @@ def load_snapshot(snapshot_dir: Path, dsn: str, specs: Sequence[TableSpec] | Non
     import psycopg2  # optional dependency of the loader only
     from psycopg2 import sql
 
+    from models.history_store import HISTORY_TABLE, read_history
     from models.snapshot import SNAPSHOT_TABLES, read_manifest
 
     if specs is None:
@@ -87,7 +88,11 @@ def load_snapshot(snapshot_dir: Path, dsn: str, specs: Sequence[TableSpec] | Non
     loaded: dict[str, int] = {}
     with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
         for spec in specs:  # obscore before its extensions: they reference it
-            table = pq.read_table(Path(snapshot_dir) / f"{spec.name}.parquet")
+            table = (
+                read_history(Path(snapshot_dir))  # every part of the history as one table
+                if spec.name == HISTORY_TABLE
+                else pq.read_table(Path(snapshot_dir) / f"{spec.name}.parquet")
+            )
             statement = sql.SQL("COPY {}.{} ({}) FROM STDIN WITH (FORMAT csv)").format(
                 sql.Identifier(spec.schema.lower()),
                 sql.Identifier(spec.name),

@@ -237,6 +237,7 @@ def validate(frame: pd.DataFrame, spec: TableSpec, *, as_of: AsOf = None) -> lis
 
 # ------------------------------------------------------------------------------------ plausibility
 
+
 def as_of_mjd(as_of: AsOf) -> float | None:
     """MJD (UTC) of an as-of time given as MJD, tz-aware datetime or date (00:00 UTC); None stays None."""
     if as_of is None:

@@ -68,6 +68,7 @@ def test_first_snapshot_adds_everything(plan: pd.DataFrame) -> None:
     assert change_counts(r.changes) == {
         "added": 4,
         "withdrawn": 0,
+        "expired": 0,
         "moved": 0,
         "exposure_changed": 0,
         "status_changed": 0,
@@ -169,3 +170,40 @@ def test_changes_document_and_diff(plan: pd.DataFrame) -> None:
     assert row["target_name"] == "ESO353_G009"
     diff = diff_obsplan(day1.obsplan, day2.obsplan)
     assert diff == {"added": [], "removed": [], "changed": [f"NuSTAR/{ESO353}: t_planning,execution_status"]}
+
+
+def test_stale_plans_expire_once_present_or_absent(plan: pd.DataFrame) -> None:
+    # Real NuSTAR rows of 2025-09 (windows end DOY 246..259); ask 31 and 45 days after each as-of date.
+    t_max = _by_id(plan)["t_max"]
+    day1 = reconcile(plan, None, DAY1, T1)
+    assert set(day1.obsplan["execution_status"]) == {"Scheduled"}  # nothing ended 30 d before 2025-09-04
+    # 30 d + 1 h after ABELL's window ended, before HD's: only rows whose t_max < as-of - 30 d expire
+    later = float(t_max[ABELL]) + 30.0 + 1.0 / 24.0
+    expected = sorted(t_max.index[t_max.to_numpy() < later - 30.0])
+    assert ABELL in expected and HD not in expected
+    still_listed = plan[plan["obs_id"] != ABELL]  # ABELL absent from the page; the others still listed
+    day2 = reconcile(still_listed, day1.history, DAY2, later)
+    now = _by_id(day2.obsplan)
+    assert sorted(now.index[now["execution_status"] == "Unscheduled"]) == expected
+    assert (now.loc[expected, "t_planning"] == later).all()
+    assert sorted(day2.changes["obs_id"]) == expected
+    assert set(day2.changes["x_change"]) == {"expired"}  # not also "status_changed", nor "withdrawn"
+    new_versions = day2.history[day2.history["x_snapshot"] == DAY2.isoformat()]
+    assert set(new_versions["x_change"]) == {"expired"} and day2.counts["expired"] == len(expected)
+    # the page keeps listing them as Scheduled the next day: no flip back, no new version
+    day3 = reconcile(still_listed, day2.history, DAY3, later + 1.0)
+    newly = sorted(set(t_max.index[t_max.to_numpy() < later + 1.0 - 30.0]) - set(expected))
+    assert sorted(day3.changes["obs_id"]) == newly and set(day3.changes["x_change"]) <= {"expired"}
+    assert (_by_id(day3.obsplan).loc[expected, "t_planning"] == later).all()
+    assert validate(day3.history, OBSPLAN_HISTORY) == [] and validate(day2.changes, CHANGES) == []
+
+
+def test_a_stale_row_reported_performed_moves_on(plan: pd.DataFrame) -> None:
+    t_max = float(_by_id(plan).loc[ABELL, "t_max"])
+    day1 = reconcile(plan, None, DAY1, T1)
+    day2 = reconcile(plan, day1.history, DAY2, t_max + 31.0)
+    assert _by_id(day2.obsplan).loc[ABELL, "execution_status"] == "Unscheduled"
+    performed = plan.assign(execution_status=np.where(plan["obs_id"] == ABELL, "Performed", "Scheduled"))
+    day3 = reconcile(performed, day2.history, DAY3, t_max + 32.0)
+    assert _by_id(day3.obsplan).loc[ABELL, "execution_status"] == "Performed"
+    assert day3.changes.loc[day3.changes["obs_id"] == ABELL, "x_change"].tolist() == ["status_changed"]

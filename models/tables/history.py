@@ -10,10 +10,18 @@ from models.columns import Column, TableSpec
 from models.tables.obsplan import OBSPLAN
 
 #: Kinds of change that create a new version of an observation (``obsplan_history.x_change``).
-VERSION_CHANGES: tuple[str, ...] = ("added", "changed", "withdrawn")
+VERSION_CHANGES: tuple[str, ...] = ("added", "changed", "withdrawn", "expired")
 
 #: Kinds of change listed in the changelog (``changes.x_change``); one observation can have several.
-CHANGE_KINDS: tuple[str, ...] = ("added", "withdrawn", "moved", "exposure_changed", "status_changed", "modified")
+CHANGE_KINDS: tuple[str, ...] = (
+    "added",
+    "withdrawn",
+    "expired",
+    "moved",
+    "exposure_changed",
+    "status_changed",
+    "modified",
+)
 
 _SOURCE = Column(
     "x_source",
