@@ -12,7 +12,13 @@ Timed stages, in the order ``pipelines.assets`` runs them:
 (``models.validate.validate`` of every table), ``conform`` (frames to Arrow), ``parquet`` (every table),
 ``votable`` (BINARY2 of obsplan, obscore, its extensions and changes), ``changes_json``, ``mocs``
 (space, time and space-time MOCs per table and facility, within the snapshot's VOTable bytes),
-``tap_kit``, ``manifest`` and ``publish`` (``publish_snapshot``: ``validate_snapshot`` + rename).
+``tap_kit``, ``provenance`` (the ``row_provenance`` frame and the PROV record: ``prov.json``, ``prov.provn``,
+``prov.vot``), ``landing`` (``index.html``), ``manifest`` (hashing every file once and writing the manifest) and
+``publish`` (``publish_snapshot``: ``validate_snapshot`` + rename). ``datalink`` writes one DataLink document
+per event-list dataset (``datalink/<collection>/<obs_id>.xml``) and their index; the ``row_provenance`` table's
+Parquet and VOTable are written in ``tables``. The generated harvest has no raw archive: each source is
+described by one response record (``urn:x-voharvest:bench:<source>``), as a harvested source with one
+request is.
 
 The floor is measured in the same process on the same rows: a bare ``pyarrow.parquet.write_table``
 (zstd) of every conformed table, plus bare mocpy builds per MOC table and facility at the former fixed
@@ -46,17 +52,22 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 STAGES = (
+    "read_previous",
     "compose",
     "validate",
-    "conform",
-    "parquet",
-    "votable",
-    "changes_json",
+    "datalink",
+    "tables",
+    "history",
+    "changes",
     "mocs",
     "tap_kit",
+    "provenance",
+    "landing",
     "manifest",
     "publish",
 )
+#: The publications of one run, in order: a cold full snapshot, a day with changes, a day with none.
+DAYS = ("full", "daily", "nochange")
 
 
 def _rss_mb() -> float:
@@ -68,17 +79,26 @@ def _rss_mb() -> float:
 
 
 class RssSampler:
-    """Highest VmRSS seen by a background thread (10 ms period) between start and stop."""
+    """Highest VmRSS seen by a background thread (10 ms period) between start and stop, overall and per stage."""
 
     def __init__(self, period: float = 0.01) -> None:
         self.period = period
         self.peak = 0.0
+        self.stage = ""
+        self.per_stage: dict[str, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
+    def sample(self) -> None:
+        """Record the current VmRSS (also called at stage boundaries)."""
+        rss = _rss_mb()
+        self.peak = max(self.peak, rss)
+        if self.stage:
+            self.per_stage[self.stage] = max(self.per_stage.get(self.stage, 0.0), rss)
+
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, _rss_mb())
+            self.sample()
             self._stop.wait(self.period)
 
     def __enter__(self) -> RssSampler:
@@ -88,13 +108,19 @@ class RssSampler:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
-        self.peak = max(self.peak, _rss_mb())
+        self.sample()
 
 
-def _timed(seconds: dict[str, float], name: str, fn: Callable[[], Any]) -> Any:
+def _timed(seconds: dict[str, float], name: str, fn: Callable[[], Any], rss: RssSampler | None = None) -> Any:
+    if rss is not None:
+        rss.stage = name
+        rss.sample()
     start = time.perf_counter()
     out = fn()
     seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - start
+    if rss is not None:
+        rss.sample()
+        rss.stage = ""
     return out
 
 
@@ -184,112 +210,303 @@ def floor_seconds(
     return out
 
 
-def run(rows: int, changes: int, keep: pathlib.Path | None = None) -> dict[str, Any]:
-    """Generate, publish and measure one snapshot of ``rows`` obsplan rows; returns the figures."""
-    from benchmarks import schedules
-    from models import moc as moc_module
+def _sources(harvest: dict[str, Any], date: dt.date) -> dict[str, Any]:
+    """Manifest facts of the generated sources: per source its collections, rows and one response record.
+
+    The generated harvest has no raw archive; each source is described by one response (a
+    ``urn:x-voharvest:bench:<source>`` location and the SHA-256 of that name), as a harvested source
+    with a single request is, so that row provenance and the PROV record have their real shape.
+    """
+    import hashlib
+
+    out: dict[str, Any] = {}
+    for source, frame in harvest.items():  # a handful of sources
+        name = f"urn:x-voharvest:bench:{source}"
+        out[source] = {
+            "facility": str(frame["facility_name"].iloc[0]) if len(frame) else source,
+            "tables": ["obsplan"],
+            "rows": {"obsplan": len(frame)},
+            "obs_collections": sorted(frame["obs_collection"].astype(str).unique()),
+            "responses": [
+                {
+                    "name": "schedule",
+                    "url": name,
+                    "method": "GET",
+                    "key": f"bench-{source}",
+                    "status": 200,
+                    "sha256": hashlib.sha256(name.encode()).hexdigest(),
+                    "size": 0,
+                    "fetched_at": f"{date.isoformat()}T00:00:00+00:00",
+                }
+            ],
+        }
+    return out
+
+
+def publish_day(
+    root: pathlib.Path,
+    harvest: dict[str, Any],
+    date: dt.date,
+    as_of: float,
+    rss: RssSampler,
+    history: Any = None,
+) -> tuple[dict[str, float], dict[str, Any], dict[str, Any]]:
+    """One publication into ``root`` (with whatever ``root`` already holds), every stage timed.
+
+    ``history`` (a previous day's ``obsplan_history`` frame held in memory) stands for the previous
+    snapshot's history when ``root`` holds no previous snapshot: everything is then built, nothing reused.
+
+    The stages are the functions ``models.snapshot.stage_snapshot`` calls, in its order: DataLink
+    documents, row provenance, tables, history, changelog, MOCs, TAP kit, PROV record, landing page and
+    manifest, with the previous published snapshot's files reused where unchanged (the raw archive is
+    not exported: the generated harvest has none).
+
+    Returns
+    -------
+    tuple
+        Seconds per stage, facts (status, reuse, counts, sizes) and the frames published.
+    """
+    import pyarrow.parquet as pq
+
     from models import snapshot
-    from models.arrow import conform
+    from models.arrow import to_frame
     from models.compose import compose
-    from models.history import change_counts
-    from models.parquet import write_parquet
+    from models.datalink import DATALINK_INDEX, datalink_access, write_snapshot_datalinks
+    from models.history import change_counts, changes_document
+    from models.history_store import HISTORY_TABLE, read_previous_history, write_history
+    from models.landing import write_landing_page
+    from models.provenance import row_provenance, write_provenance
     from models.tap_kit import write_tap_kit
     from models.validate import validate
-    from models.votable import write_votable
+
+    seconds: dict[str, float] = {}
+    previous = snapshot.previous_snapshot(root, date)
+    previous_manifest = None if previous is None else snapshot.read_manifest(previous)
+    prev_history = (
+        history if previous is None else _timed(seconds, "read_previous", lambda: read_previous_history(previous), rss)
+    )
+    del history
+    prev_obscore = None
+    if previous is not None and previous_manifest.get("code_version") == snapshot.code_version():
+        prev_obscore = _timed(
+            seconds,
+            "read_previous",
+            lambda: {n: to_frame(pq.read_table(previous / f"{n}.parquet")) for n in ("obscore", "obscore_hea")},
+            rss,
+        )
+    frames = _timed(
+        seconds,
+        "compose",
+        lambda h=prev_history, o=prev_obscore: compose(
+            {k: {"obsplan": f} for k, f in harvest.items()}, h, None, date, as_of, previous_obscore=o
+        ),
+        rss,
+    )
+    del prev_history, prev_obscore
+    counts = dict(frames["obsplan_history"].attrs.get("reconcile_counts", {}))
+    found = _timed(
+        seconds,
+        "validate",
+        lambda: {n: validate(f, snapshot.SNAPSHOT_TABLES[n], as_of=as_of) for n, f in frames.items()},
+        rss,
+    )
+    bad = {n: [v.message for v in vs] for n, vs in found.items() if vs}
+    if bad:
+        raise SystemExit(f"generated rows fail validation: {json.dumps(bad)[:2000]}")
+    stage = snapshot.new_staging(root, date)
+    sources = _sources(harvest, date)
+    facts = {"snapshot": date.isoformat(), "code_version": snapshot.code_version(), "sources": sources}
+    links = _timed(
+        seconds,
+        "datalink",
+        lambda: write_snapshot_datalinks(stage, frames["obscore"], frames["obscore_hea"], None),
+        rss,
+    )
+    frames["obscore"] = datalink_access(frames["obscore"], None)  # no public base URL: unchanged
+    previous_rows = None
+    if previous is not None and (previous / "row_provenance.parquet").is_file():
+        previous_rows = _timed(
+            seconds, "read_previous", lambda: to_frame(pq.read_table(previous / "row_provenance.parquet")), rss
+        )
+    frames["row_provenance"] = _timed(
+        seconds,
+        "provenance",
+        lambda: row_provenance(frames["obsplan"], frames["obscore"], facts, previous_rows, frames["obsplan_history"]),
+        rss,
+    )
+    known: dict[str, Any] = {}
+    reused: list[str] = []
+    entries: dict[str, Any] = {}
+    for name in snapshot.SNAPSHOT_ORDER:
+        if name not in frames:
+            continue
+        if name == HISTORY_TABLE:
+            written = _timed(
+                seconds,
+                "history",
+                lambda: write_history(stage, frames[HISTORY_TABLE], date, previous, previous_manifest),
+                rss,
+            )
+            history_written = dict(written.written_rows)
+        else:
+            written = _timed(
+                seconds,
+                "tables",
+                lambda n=name: snapshot.write_table_reusing(
+                    stage,
+                    n,
+                    frames[n],
+                    votable=n in snapshot.VOTABLE_TABLES,
+                    previous=previous,
+                    previous_manifest=previous_manifest,
+                ),
+                rss,
+            )
+        entries[name] = written.entry
+        known.update(written.files)
+        reused += written.reused
+    document = changes_document(frames["changes"], date, None if previous is None else previous.name, as_of)
+    _timed(seconds, "changes", lambda: snapshot.write_changes(stage, frames["changes"], document), rss)
+    entries["changes"] = {"table": "voharvest.changes", "rows": len(frames["changes"]), "files": ["changes.parquet"]}
+    tool = f"voharvest {snapshot.code_version()}"
+    mocs = _timed(
+        seconds,
+        "mocs",
+        lambda: snapshot.write_mocs_reusing(
+            stage,
+            {n: frames[n] for n in snapshot.MOC_TABLES},
+            tool,
+            previous=previous,
+            previous_manifest=previous_manifest,
+        ),
+        rss,
+    )
+    known.update(mocs.reused)
+    reused += list(mocs.reused)
+    tap = _timed(seconds, "tap_kit", lambda: write_tap_kit(stage, [snapshot.SNAPSHOT_TABLES[n] for n in entries]), rss)
+    document = {
+        "snapshot": date.isoformat(),
+        "as_of_mjd": as_of,
+        "code_version": snapshot.code_version(),
+        "previous_snapshot": None if previous is None else previous.name,
+        "tables": entries,
+        "changes": change_counts(frames["changes"]),
+        "mocs": mocs.files,
+        "mocs_omitted": mocs.omitted,
+        "moc_inputs": mocs.inputs,
+        "tap": tap,
+        "sources": sources,
+        "datalink": {
+            "public_base_url": None,
+            "base_url": None,
+            "documents": len(links) - 1 if links else 0,
+            "index": DATALINK_INDEX if links else None,
+        },
+        "validation": {"violations": [], "checks": "all blocking checks passed"},
+    }
+    files = _timed(seconds, "manifest", lambda: snapshot.file_entries(stage, known), rss)  # hashed once
+    document["provenance"] = _timed(seconds, "provenance", lambda: write_provenance(stage, document, files), rss)
+    files = _timed(seconds, "manifest", lambda: snapshot.file_entries(stage, files), rss)  # the PROV files only
+    _timed(
+        seconds,
+        "landing",
+        lambda: write_landing_page(stage, {**document, "files": files}, frames, frames["changes"]),
+        rss,
+    )
+    sizes = _sizes(stage)
+    _timed(seconds, "manifest", lambda: snapshot.write_manifest(stage, document, known=files), rss)
+    published = _timed(seconds, "publish", lambda: snapshot.publish_snapshot(stage, root, date, trusted=reused), rss)
+    files = snapshot.read_manifest(published.path)["files"]
+    facts = {
+        "status": published.status,
+        "files": len(files),
+        "reused_files": len(reused),
+        "reconcile": counts,
+        "history_rows_written": history_written,
+        "table_rows": {k: v["rows"] for k, v in entries.items()},
+        "moc_files": len(mocs.files),
+        "sizes_bytes": sizes,
+    }
+    return seconds, facts, frames
+
+
+def run(rows: int, changes: int, keep: pathlib.Path | None = None) -> dict[str, Any]:
+    """Publish three days of ``rows`` obsplan rows into one root; returns the figures.
+
+    ``full``: the day before, ``changes`` observations changed against the history of the day before
+    that (in memory), into an empty root: every file built, as before issue 13's storage. ``daily``: the
+    day, ``changes`` observations changed, with the full day's snapshot to reuse from. ``nochange``:
+    the next day with the same rows.
+    """
+    import gc
+
+    from benchmarks import schedules
+    from models import snapshot
+    from models.arrow import conform
 
     t0 = time.perf_counter()
     current = schedules.harvest(rows)
-    previous = schedules.previous_harvest(current, changes)
     date = schedules.AS_OF_DATE
     as_of = schedules.as_of_mjd()
-    before = compose(
-        {k: {"obsplan": f} for k, f in previous.items()}, None, None, date - dt.timedelta(days=1), as_of - 1
-    )
-    prev_history = before["obsplan_history"]
-    del before, previous
+    # the day before (``changes`` exposures different) and the day before that (as many again): the full
+    # publication is the day before, reconciled against the history of the day before that, held in memory
+    before = schedules.previous_harvest(current, changes, seed=1)
+    first = schedules.previous_harvest(before, changes, seed=2)
+    from models.compose import compose
+
+    history = compose(
+        {k: {"obsplan": f} for k, f in first.items()}, None, None, date - dt.timedelta(days=2), as_of - 2.0
+    )["obsplan_history"]
+    del first
     generate_s = time.perf_counter() - t0
 
-    seconds: dict[str, float] = {}
-    tool = f"voharvest {snapshot.code_version()}"
     root = pathlib.Path(tempfile.mkdtemp(prefix="bench_publish-", dir=keep))
-    with RssSampler() as rss:
-        frames = _timed(
-            seconds,
-            "compose",
-            lambda: compose({k: {"obsplan": f} for k, f in current.items()}, prev_history, None, date, as_of),
-        )
-        found = _timed(
-            seconds,
-            "validate",
-            lambda: {n: validate(f, snapshot.SNAPSHOT_TABLES[n], as_of=as_of) for n, f in frames.items()},
-        )
-        bad = {n: [v.message for v in vs] for n, vs in found.items() if vs}
-        if bad:
-            raise SystemExit(f"generated rows fail validation: {json.dumps(bad)[:2000]}")
-        stage = snapshot.new_staging(root, date)
-        tables = _timed(
-            seconds, "conform", lambda: {n: conform(f, snapshot.SNAPSHOT_TABLES[n]) for n, f in frames.items()}
-        )
-        entries: dict[str, Any] = {}
-        for name, table in tables.items():
-            spec = snapshot.SNAPSHOT_TABLES[name]
-            _timed(seconds, "parquet", lambda t=table, s=spec, n=name: write_parquet(t, s, stage / f"{n}.parquet"))
-            files = [f"{name}.parquet"]
-            if name in (*snapshot.VOTABLE_TABLES, "changes"):
-                _timed(seconds, "votable", lambda t=table, s=spec, n=name: write_votable(t, s, stage / f"{n}.vot"))
-                files.append(f"{name}.vot")
-            entries[name] = {"table": spec.qualified_name, "rows": table.num_rows, "files": files}
-        document = {"snapshot": date.isoformat(), "changes": change_counts(frames["changes"])}
-        _timed(seconds, "changes_json", lambda: (stage / "changes.json").write_bytes(snapshot.dumps(document)))
-        moc_module_new = hasattr(moc_module, "write_snapshot_mocs")
-        if moc_module_new:  # the budgeted writer (issue 13)
-            votable_bytes = sum(p.stat().st_size for p in stage.glob("*.vot"))
-            mocs = _timed(
-                seconds,
-                "mocs",
-                lambda: moc_module.write_snapshot_mocs(
-                    stage, {n: frames[n] for n in snapshot.MOC_TABLES}, tool, budget_bytes=votable_bytes
-                ),
-            )
-        else:  # the code before issue 13
-            mocs = _timed(
-                seconds,
-                "mocs",
-                lambda: snapshot.write_mocs(stage, {n: frames[n] for n in snapshot.MOC_TABLES}, tool)[0],
-            )
-        tap = _timed(seconds, "tap_kit", lambda: write_tap_kit(stage, [snapshot.SNAPSHOT_TABLES[n] for n in entries]))
-        sizes = _sizes(stage)
-        _timed(
-            seconds,
-            "manifest",
-            lambda: snapshot.write_manifest(
-                stage,
-                {"snapshot": date.isoformat(), "as_of_mjd": as_of, "tables": entries, "mocs": mocs, "tap": tap},
-            ),
-        )
-        published = _timed(seconds, "publish", lambda: snapshot.publish_snapshot(stage, root, date))
-    total = sum(seconds.values())
+    days: dict[str, Any] = {}
+    kept: dict[str, Any] = {}
+    for day in DAYS:
+        if day == "full":
+            harvest, when, at = before, date - dt.timedelta(days=1), as_of - 1.0
+        else:
+            harvest, when, at = current, date + dt.timedelta(days=DAYS.index(day) - 1), as_of + DAYS.index(day) - 1
+        gc.collect()
+        with RssSampler() as rss:
+            seconds, facts, frames = publish_day(root, harvest, when, at, rss, history if day == "full" else None)
+        history = before = harvest = None
+        total = sum(seconds.values())
+        days[day] = {
+            "stages_s": {k: round(seconds.get(k, 0.0), 3) for k in STAGES},
+            "total_s": round(total, 3),
+            "peak_rss_mb": round(rss.peak, 1),
+            "stage_rss_mb": {k: round(v, 1) for k, v in rss.per_stage.items()},
+            **facts,
+        }
+        if day == "daily":  # the floor is measured on the daily snapshot's rows
+            kept = frames
+        del frames
+    gc.collect()
     floor_dir = pathlib.Path(tempfile.mkdtemp(prefix="floor-", dir=keep))
+    frames = kept
+    tables = {n: conform(f, snapshot.SNAPSHOT_TABLES[n]) for n, f in frames.items()}
     floor = floor_seconds(tables, frames, floor_dir)
     floor_total = sum(floor.values())
-    same = floor_seconds(tables, frames, floor_dir, published_orders=True) if moc_module_new else None
+    same = floor_seconds(tables, frames, floor_dir, published_orders=True)
+    same_total = sum(same.values())
+    full = days["full"]["total_s"]
     result = {
         "rows": rows,
         "changes": changes,
-        "status": published.status,
         "generate_s": round(generate_s, 3),
-        "stages_s": {k: round(seconds.get(k, 0.0), 3) for k in STAGES},
-        "total_s": round(total, 3),
+        "days": days,
+        "total_s": full,
         "floor_s": {k: round(v, 3) for k, v in floor.items()},
         "floor_total_s": round(floor_total, 3),
-        "ratio": round(total / floor_total, 2),
-        "floor_published_orders_s": None if same is None else {k: round(v, 3) for k, v in same.items()},
-        "ratio_published_orders": None if same is None else round(total / sum(same.values()), 2),
-        "peak_rss_mb": round(rss.peak, 1),
+        "ratio": round(full / floor_total, 2),
+        "floor_published_orders_s": {k: round(v, 3) for k, v in same.items()},
+        "ratio_published_orders": round(full / same_total, 2),
+        "daily_over_full": round(days["daily"]["total_s"] / full, 3),
+        "nochange_over_full": round(days["nochange"]["total_s"] / full, 3),
+        "peak_rss_mb": max(d["peak_rss_mb"] for d in days.values()),
         "ru_maxrss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "sizes_bytes": sizes,
-        "moc_files": len(mocs),
-        "table_rows": {k: v["rows"] for k, v in entries.items()},
         "load_average": round(os.getloadavg()[0], 2),
     }
     if keep is None:
@@ -302,23 +519,32 @@ def run(rows: int, changes: int, keep: pathlib.Path | None = None) -> dict[str, 
 
 def _print_table(result: dict[str, Any]) -> None:
     mb = 1e6
+    days = result["days"]
     print(f"\n{result['rows']:,} obsplan rows ({result['changes']} changed; load average {result['load_average']})")
-    print(f"{'stage':<14} {'seconds':>9}")
-    for name, secs in result["stages_s"].items():
-        print(f"{name:<14} {secs:9.2f}")
-    print(f"{'total':<14} {result['total_s']:9.2f}")
+    print(f"{'stage':<14} " + " ".join(f"{d:>9} {'RSS MB':>7}" for d in DAYS))
+    for name in STAGES:
+        cells = [f"{days[d]['stages_s'][name]:9.2f} {days[d]['stage_rss_mb'].get(name, 0.0):7.0f}" for d in DAYS]
+        print(f"{name:<14} " + " ".join(cells))
+    print(f"{'total':<14} " + " ".join(f"{days[d]['total_s']:9.2f} {days[d]['peak_rss_mb']:7.0f}" for d in DAYS))
+    print(f"{'reused files':<14} " + " ".join(f"{days[d]['reused_files']:>9} {days[d]['files']:>7}" for d in DAYS))
     floor = result["floor_s"]
-    print(f"{'floor':<14} {result['floor_total_s']:9.2f}  (parquet {floor['parquet']:.2f} + mocpy {floor['mocs']:.2f})")
-    print(f"{'ratio':<14} {result['ratio']:9.2f}")
-    if result.get("floor_published_orders_s"):
-        same = result["floor_published_orders_s"]
-        print(
-            f"{'floor*':<14} {sum(same.values()):9.2f}  (mocpy at the published orders: {same['mocs']:.2f}); "
-            f"ratio {result['ratio_published_orders']:.2f}"
-        )
+    print(
+        f"floor {result['floor_total_s']:.2f} s (parquet {floor['parquet']:.2f} + mocpy {floor['mocs']:.2f}); "
+        f"ratio {result['ratio']:.2f}"
+    )
+    same = result["floor_published_orders_s"]
+    print(
+        f"floor* {sum(same.values()):.2f} s (mocpy at the published orders: {same['mocs']:.2f}); "
+        f"ratio* {result['ratio_published_orders']:.2f}"
+    )
+    print(f"daily / full {result['daily_over_full']:.3f}, no-change / full {result['nochange_over_full']:.3f}")
+    print(
+        f"reconcile (daily): {days['daily']['reconcile']}; "
+        f"history rows written: {days['daily']['history_rows_written']}"
+    )
     print(f"peak RSS {result['peak_rss_mb']:.0f} MB during the stages, ru_maxrss {result['ru_maxrss_mb']:.0f} MB")
-    sizes = result["sizes_bytes"]
-    print("sizes MB: " + ", ".join(f"{k} {v / mb:.1f}" for k, v in sizes.items()))
+    sizes = days["full"]["sizes_bytes"]
+    print("sizes MB (full): " + ", ".join(f"{k} {v / mb:.1f}" for k, v in sizes.items()))
 
 
 def main() -> None:

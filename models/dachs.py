@@ -24,6 +24,22 @@ Choices:
   polygons and ``INTERSECTS`` never loses a row. The conversion runs inside DaCHS's own Python,
   which cannot import voharvest: its source is :data:`ROWMAKER_STCS_CODE` (tested against
   `models.regions.stcs_to_pgsphere`).
+* The snapshot's files are served by DaCHS itself: the RD declares a service ``files`` with DaCHS's
+  ``static`` renderer, whose ``staticData`` property names a resdir-relative directory whose files
+  it hands through (DaCHS reference documentation, renderer ``static``,
+  https://dachs-doc.readthedocs.io/refdoc.html; ``gavo/web/constantrender.py`` ``StaticRenderer``
+  of the installed DaCHS 2.7). ``staticData`` is ``../..``, the snapshot root, so the DataLink documents are at
+  ``<serverURL>/<rd id>/files/static/datalink/<collection>/<obs_id>.xml`` and the provenance record
+  at ``.../files/static/provenance/prov.json`` (the relative ``#provenance`` link of a document
+  resolves there). :func:`install_static` copies ``datalink/`` and ``provenance/`` next to the
+  VOTables when only the kit is installed; a snapshot dropped whole under ``inputs/`` needs nothing.
+* Without a public base URL (``manifest.json`` ``datalink.base_url`` null) event-list rows of the
+  snapshot point at the archive's event file; the ``ivoa.obscore`` rowmaker then points them at
+  their DataLink documents through that service: ``access_url`` from ``datalink/documents.csv`` and
+  DaCHS's ``[web]serverURL``, resolved when ``dachs imp`` runs (re-import after changing
+  ``serverURL``), ``access_format`` :data:`models.datalink.DATALINK_FORMAT`, ``access_estsize`` NULL.
+  Rows already pointing at a public DataLink document are left as they are. Its source is
+  :data:`ROWMAKER_DATALINK_SETUP` / :data:`ROWMAKER_DATALINK_CODE`.
 * The ObsLocTAP example queries (ObsLocTAP 1.0 section 4) are provided as DaCHS ``_example`` metas:
   in the RD (a ``tapexamples`` STREAM) and in ``userconfig.rd``, the file DaCHS reads the TAP
   service's ``/tap/examples`` from (copy it to ``/var/gavo/etc/userconfig.rd``).
@@ -37,6 +53,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
 from models.columns import Column, TableSpec
+from models.datalink import DATALINK_DIR, DATALINK_FORMAT, DATALINK_INDEX
 from models.regions import CIRCLE_VERTICES, ROUNDING_MARGIN_DEG
 
 #: Directory of the DaCHS files inside ``tap/``.
@@ -44,6 +61,10 @@ DACHS_DIR = "dachs"
 #: File name of the generated RD (DaCHS's convention is ``q.rd``).
 RD_NAME = "q.rd"
 USERCONFIG_NAME = "userconfig.rd"
+#: The RD's service handing through the snapshot's files (DaCHS ``static`` renderer).
+STATIC_SERVICE = "files"
+#: Snapshot folders served by :data:`STATIC_SERVICE` that the kit must copy next to the VOTables.
+STATIC_DIRS = (DATALINK_DIR, "provenance")
 #: The join column shared by ``ivoa.obscore`` and its extensions.
 JOIN_COLUMN = "obs_publisher_did"
 #: TAPRegExt data models declared per table (name, ivo-id), as DaCHS's ``//obscore`` does.
@@ -112,6 +133,32 @@ def stcs_to_spoly(text):
     if vertices is None:
         return None
     return pgsphere.SPoly([pgsphere.SPoint.fromDegrees(ra, dec) for ra, dec in vertices])
+"""
+
+#: Setup of the ``ivoa.obscore`` rowmaker's ``datalink_access`` apply (runs inside DaCHS, where ``rd``
+#: and ``base`` are given): the snapshot's ``obs_publisher_did -> document`` index and the URL of
+#: the static service, ``[web]serverURL`` + ``<rd id>/files/static/`` (``{index}`` is resdir-relative).
+ROWMAKER_DATALINK_SETUP = f"""\
+import csv
+import os
+
+DATALINK_FORMAT = {DATALINK_FORMAT!r}
+DATALINK_DOCUMENTS = dict()
+_index = rd.getAbsPath({{index!r}})
+if os.path.isfile(_index):
+    with open(_index, newline="", encoding="utf-8") as f:
+        DATALINK_DOCUMENTS = dict((r["obs_publisher_did"], r["document"]) for r in csv.DictReader(f))
+STATIC_ROOT = base.makeAbsoluteURL(rd.sourceId + "/{STATIC_SERVICE}/static/", canonical=True)
+"""
+
+#: Body of the ``datalink_access`` apply: an event list with a DataLink document whose row does not
+#: already point at a (public) DataLink document gets the document served by DaCHS.
+ROWMAKER_DATALINK_CODE = """\
+document = DATALINK_DOCUMENTS.get(vars["obs_publisher_did"])
+if document is not None and vars.get("access_format") != DATALINK_FORMAT:
+    vars["access_url"] = STATIC_ROOT + document
+    vars["access_format"] = DATALINK_FORMAT
+    vars["access_estsize"] = None
 """
 
 #: ObsLocTAP 1.0 section 4 example queries (title, explanation, ADQL), with the standard's values.
@@ -233,11 +280,29 @@ def _code(text: str, indent: str) -> str:
     return textwrap.indent(escape(text), indent)
 
 
-def data_xml(spec: TableSpec, source: str) -> str:
-    """The ``<data>`` element loading one table from its snapshot VOTable, unchanged."""
+def data_xml(spec: TableSpec, source: str, datalink_index: str | None = None) -> str:
+    """The ``<data>`` element loading one table from its snapshot VOTable, unchanged.
+
+    Parameters
+    ----------
+    spec
+        The table.
+    source
+        Its VOTable, relative to the RD's directory.
+    datalink_index
+        For ``ivoa.obscore``: the snapshot's ``datalink/documents.csv`` relative to the RD's
+        directory; event-list rows are then pointed at their DataLink documents served by DaCHS.
+    """
     regions = [c.name for c in spec.columns if c.datatype == "region"]
     grammar = _GRAMMAR_CODE.format(names=spec.names, table=spec.qualified_name)
     body = []
+    if datalink_index is not None:
+        setup = ROWMAKER_DATALINK_SETUP.format(index=datalink_index)
+        body.append(
+            '\t\t\t\t<apply name="datalink_access">\n\t\t\t\t\t<setup><code>\n'
+            f"{_code(setup, chr(9) * 6)}\t\t\t\t\t</code></setup>\n"
+            f"\t\t\t\t\t<code>\n{_code(ROWMAKER_DATALINK_CODE, chr(9) * 6)}\t\t\t\t\t</code>\n\t\t\t\t</apply>"
+        )
     if regions:
         converts = "\n".join(f'vars["{n}"] = stcs_to_spoly(vars["{n}"])' for n in regions)
         body.append(
@@ -273,6 +338,72 @@ def examples_xml(examples: Sequence[tuple[str, str, str]] = OBSLOCTAP_EXAMPLES, 
             f"{indent}</meta>"
         )
     return "\n".join(out)
+
+
+def static_service_xml(source_dir: str = "../..") -> str:
+    """The ``files`` service: DaCHS's ``static`` renderer over the snapshot root.
+
+    Parameters
+    ----------
+    source_dir
+        The snapshot root relative to the RD's directory (``staticData`` is resdir-relative, and
+        the RD's resdir is its own directory).
+
+    Returns
+    -------
+    str
+        A ``<service>`` element; files are at ``<serverURL>/<rd id>/files/static/<path>``.
+    """
+    return "\n".join(
+        [
+            f'\t<service id="{STATIC_SERVICE}" allowed="static">',
+            '\t\t<meta name="title">voharvest snapshot files</meta>',
+            '\t\t<meta name="description">The files of the snapshot: DataLink documents of every event list '
+            "(datalink/), the provenance record (provenance/) and the tables.</meta>",
+            f'\t\t<property name="staticData">{escape(source_dir)}</property>',
+            "\t\t<nullCore/>",
+            "\t</service>",
+        ]
+    )
+
+
+def install_static(snapshot: Path, resource_dir: Path) -> list[str]:
+    """Copy the snapshot's :data:`STATIC_DIRS` into a DaCHS resource directory laid out like the snapshot.
+
+    ``serve-check`` (and an operator installing only the kit) copies the VOTables into
+    ``<inputs>/<resdir>/`` and the RD into ``<inputs>/<resdir>/tap/dachs/``; the ``files`` service
+    and the ObsCore rowmaker find ``datalink/`` and ``provenance/`` there only if this ran before
+    ``dachs imp``. Idempotent (an existing copy is replaced); files are made world-readable, as DaCHS
+    runs as its own user.
+
+    Parameters
+    ----------
+    snapshot
+        The published snapshot (read only).
+    resource_dir
+        The directory playing the snapshot root (``<inputs>/<resdir>``).
+
+    Returns
+    -------
+    list of str
+        The copied files, relative to ``resource_dir``, sorted.
+    """
+    import shutil
+
+    snapshot, resource_dir = Path(snapshot), Path(resource_dir)
+    copied: list[str] = []
+    for name in STATIC_DIRS:
+        source = snapshot / name
+        if not source.is_dir():
+            continue
+        target = resource_dir / name
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(source, target)
+        for path in [target, *target.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+            if path.is_file():
+                copied.append(path.relative_to(resource_dir).as_posix())
+    return sorted(copied)
 
 
 def resource_descriptor(
@@ -318,7 +449,16 @@ def resource_descriptor(
         "",
         *[table_xml(s, obscore) for s in specs],
         "",
-        *[data_xml(s, f"{source_dir}/{s.name}.vot") for s in specs],
+        *[
+            data_xml(
+                s,
+                f"{source_dir}/{s.name}.vot",
+                f"{source_dir}/{DATALINK_INDEX}" if s.qualified_name == "ivoa.obscore" else None,
+            )
+            for s in specs
+        ],
+        "",
+        static_service_xml(source_dir),
         "",
         '\t<STREAM id="tapexamples">',
         examples_xml(examples),

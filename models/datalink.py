@@ -14,6 +14,9 @@ dataset, so the cost does not grow with a Python loop over link rows.
 
 from __future__ import annotations
 
+import datetime as dt
+import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -193,8 +196,11 @@ def datalink_documents(links: pd.DataFrame, *, by: str = "document") -> dict[str
     first = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
     last = np.r_[first[1:], len(sorted_keys)] - 1
     row_start = np.r_[0, ends[:-1]]
-    # One bytes concatenation per document (documents are files; rows are never looped over).
-    return {str(sorted_keys[a]): head + body[row_start[a] : ends[b]] + tail for a, b in zip(first, last, strict=True)}
+    # One bytes join per document (documents are files; rows are never looped over); plain Python ints
+    # and strings, not numpy scalars, in the loop.
+    starts, stops, names = row_start[first].tolist(), ends[last].tolist(), sorted_keys[first].tolist()
+    view = memoryview(body)
+    return {name: b"".join((head, view[a:b], tail)) for name, a, b in zip(names, starts, stops, strict=True)}
 
 
 def _row_ends(body: bytes, n_rows: int) -> np.ndarray:
@@ -225,6 +231,72 @@ NO_RESPONSE = (
     "extraction region and are generated from the mission calibration database with the mission's analysis software"
 )
 _SAFE_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+
+
+#: Environment variable holding the public base URL of the publish root (``voharvest harvest --public-base-url``).
+PUBLIC_BASE_URL_ENV = "VOHARVEST_PUBLIC_BASE_URL"
+#: Folder of the dated snapshots under the publish root (the layout of ``models.snapshot.SNAPSHOTS``;
+#: repeated here because ``models.snapshot`` imports this module).
+SNAPSHOTS = "snapshots"
+#: A public base URL: absolute http(s), a host, no query or fragment, nothing that would need escaping.
+_PUBLIC_BASE = r'https?://[^/\s"<>\\^`{|}?#]+(/[^\s"<>\\^`{|}?#]*)?'
+
+
+def check_public_base_url(value: str | None) -> str | None:
+    """The configured public base URL of the publish root, checked; ``None`` when unset or blank.
+
+    The publish root (``output/``) is what an operator puts on a web server; snapshots are then
+    at ``<base>/snapshots/<date>/`` (:func:`snapshot_url`). The value is refused here, when it is
+    configured, rather than when a DataLink document would carry a broken URL.
+
+    Parameters
+    ----------
+    value
+        ``--public-base-url`` or ``$VOHARVEST_PUBLIC_BASE_URL``, e.g. ``https://data.example.org/voharvest``.
+
+    Returns
+    -------
+    str or None
+        The URL without trailing ``/``; ``None`` for ``None`` or a blank string (documents are
+        still written; the TAP kit points at them through the serving DaCHS, see ``models.dachs``).
+
+    Raises
+    ------
+    DataLinkError
+        Not an absolute http(s) URL with a host, or it has a query/fragment or characters that
+        must be percent-encoded (RFC 3986 section 2).
+    """
+    if value is None or not value.strip():
+        return None
+    url = value.strip().rstrip("/")
+    if not re.fullmatch(_PUBLIC_BASE, url):
+        raise DataLinkError(
+            f"public base URL {value!r} is not an absolute http(s) URL of the publish root without query, fragment "
+            "or characters needing escaping (e.g. https://data.example.org/voharvest)"
+        )
+    return url
+
+
+def snapshot_url(public_base_url: str | None, date: dt.date | str) -> str | None:
+    """Public URL of a snapshot directory: ``<base>/snapshots/<date>``; ``None`` without a base URL.
+
+    Parameters
+    ----------
+    public_base_url
+        Public URL of the publish root (checked by :func:`check_public_base_url`), or ``None``.
+    date
+        The snapshot date (``datetime.date`` or ISO string).
+
+    Returns
+    -------
+    str or None
+        The base the snapshot's DataLink documents and ``access_url`` values are built on.
+    """
+    base = check_public_base_url(public_base_url)
+    if base is None:
+        return None
+    day = date.isoformat() if isinstance(date, dt.date) else dt.date.fromisoformat(str(date)).isoformat()
+    return f"{base}/{SNAPSHOTS}/{day}"
 
 
 def document_paths(obscore: pd.DataFrame) -> pd.Series:
@@ -429,12 +501,14 @@ def write_snapshot_datalinks(
     links = snapshot_links(obscore, obscore_hea, base_url, gadf_links=gadf_links)
     if links.empty:
         return []
-    written = []
-    for rel, content in datalink_documents(links).items():  # one file per dataset
-        path = stage / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content)
-        written.append(rel)
+    documents = datalink_documents(links)
+    for folder in sorted({rel.rpartition("/")[0] for rel in documents}):  # a few collections
+        (stage / folder).mkdir(parents=True, exist_ok=True)
+    root = str(stage) + os.sep
+    for rel, content in documents.items():  # one file per dataset: plain os calls, no Path object each
+        with open(root + rel, "wb") as handle:
+            handle.write(content)
+    written = list(documents)
     index = links[["ID", "document"]].drop_duplicates().rename(columns={"ID": "obs_publisher_did"})
     (stage / DATALINK_INDEX).write_text(index.to_csv(index=False, lineterminator="\n"), encoding="utf-8")
     return sorted([*written, DATALINK_INDEX])

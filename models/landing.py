@@ -46,6 +46,17 @@ STATUS_COLOURS = {
     "Withdrawn": "#7f7f7f",
 }
 _PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
+#: Above this many rows in one timeline lane, the lane is drawn binned (one bar per run of time bins with the
+#: same dominant status) instead of one bar per observation: the page's size must not grow with the rows.
+TIMELINE_MAX_BARS = 2000
+#: Number of time bins of a binned lane (2 px each at the default width).
+TIMELINE_BINS = 480
+#: Distinct footprints drawn per facility on the sky map at most (an even spread of them when there are more).
+SKY_MAX_FOOTPRINTS = 400
+#: Above this many DataLink documents, the files table shows them as one row (each is in manifest.json).
+FILES_MAX_DATALINK = 500
+#: Stale Planned/Scheduled rows named in the note at most (the note gives the total).
+STALE_SHOWN = 50
 #: Changelog rows shown on the page (all are in changes.parquet / changes.vot / changes.json).
 CHANGES_SHOWN = 300
 _MJD0 = dt.datetime(1858, 11, 17, tzinfo=dt.UTC)
@@ -193,8 +204,11 @@ def timeline_svg(obsplan: pd.DataFrame, as_of_mjd: float, *, width: int = 1100) 
         statuses = obsplan["execution_status"].astype(str).to_numpy()[visible]
         x0, x1 = x(t_min[visible]), x(t_max[visible])
         w = np.maximum(x1 - x0, 2.0)
+        if int(visible.sum()) > TIMELINE_MAX_BARS:  # binned: the number of bars does not grow with the rows
+            parts += _binned_lane(t_min[visible], t_max[visible], statuses, lo, hi, x, y + 4, lane - 10)
+            continue
         ids = obsplan["obs_id"].astype(str).to_numpy()[visible]
-        for a, b, s, o in zip(x0, w, statuses, ids, strict=True):  # bars of one lane: SVG text per bar
+        for a, b, s, o in zip(x0, w, statuses, ids, strict=True):  # bars of one lane (at most TIMELINE_MAX_BARS)
             colour = STATUS_COLOURS.get(s, "#999")
             parts.append(
                 f'<rect x="{a:.1f}" y="{y + 4}" width="{b:.1f}" height="{lane - 10}" fill="{colour}" '
@@ -215,6 +229,42 @@ def timeline_svg(obsplan: pd.DataFrame, as_of_mjd: float, *, width: int = 1100) 
     return "\n".join(parts), shown
 
 
+def _binned_lane(
+    start: np.ndarray, end: np.ndarray, statuses: np.ndarray, lo: float, hi: float, x: Any, y: float, h: float
+) -> list[str]:
+    """SVG bars of one crowded lane: per time bin the status most observations overlapping it have.
+
+    Counts are vectorised (sorted starts and ends, ``searchsorted``: observations overlapping a bin =
+    starts before its end - ends before its start); consecutive bins of one dominant status make one
+    bar, so at most :data:`TIMELINE_BINS` bars are drawn whatever the number of rows.
+    """
+    edges = np.linspace(lo, hi, TIMELINE_BINS + 1)
+    names = list(STATUS_COLOURS) + sorted(set(statuses.tolist()) - set(STATUS_COLOURS))  # a handful of statuses
+    counts = np.zeros((len(names), TIMELINE_BINS), dtype=np.int64)
+    for k, name in enumerate(names):
+        mine = statuses == name
+        counts[k] = np.searchsorted(np.sort(start[mine]), edges[1:], side="left") - np.searchsorted(
+            np.sort(end[mine]), edges[:-1], side="left"
+        )
+    total = counts.sum(axis=0)
+    dominant = np.where(total > 0, counts.argmax(axis=0), -1)
+    cut = np.flatnonzero(np.r_[True, dominant[1:] != dominant[:-1]])
+    stops = np.r_[cut[1:], TIMELINE_BINS]
+    out = []
+    for a, b in zip(cut, stops, strict=True):  # runs of bins: at most TIMELINE_BINS per lane
+        if dominant[a] < 0:
+            continue
+        name = names[dominant[a]]
+        x0, x1 = float(x(edges[a])), float(x(edges[b]))
+        out.append(
+            f'<rect class="binned" x="{x0:.1f}" y="{y}" width="{max(x1 - x0, 1.0):.1f}" height="{h}" '
+            f'fill="{STATUS_COLOURS.get(name, "#999")}" opacity="0.85"><title>{_e(name)}: up to '
+            f"{int(total[a:b].max())} observations per bin, from {_iso(edges[a])} to {_iso(edges[b])}"
+            "</title></rect>"
+        )
+    return out
+
+
 def _hammer(ra: np.ndarray, dec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Hammer-Aitoff projection, RA increasing to the left (sky view), in units of the half-axes (|x|<=2)."""
     lon = np.radians(((np.asarray(ra, dtype=float) + 180.0) % 360.0) - 180.0)
@@ -224,7 +274,11 @@ def _hammer(ra: np.ndarray, dec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def sky_svg(
-    footprints: Mapping[str, pd.Series], upcoming: Mapping[str, np.ndarray], *, width: int = 900
+    footprints: Mapping[str, pd.Series],
+    upcoming: Mapping[str, np.ndarray],
+    *,
+    width: int = 900,
+    limit: int = SKY_MAX_FOOTPRINTS,
 ) -> tuple[str, int]:
     """All-sky map (ICRS, Hammer-Aitoff, RA 0 at the centre) of the footprints of each facility.
 
@@ -236,6 +290,9 @@ def sky_svg(
         Per facility, a boolean mask of its footprints that are Planned or Scheduled (drawn bold).
     width
         SVG width in pixels (height is half of it plus the legend).
+    limit
+        Distinct footprints (``s_region`` text and bold flag) drawn per facility at most; when a
+        facility has more, an even, deterministic spread of them is drawn (the caption says so).
 
     Returns
     -------
@@ -269,8 +326,13 @@ def sky_svg(
         parts.append(f'<text x="{cx + sx * px[0] + 3:.1f}" y="{cy - 3:.1f}" font-size="10" fill="#777">{ra0}°</text>')
     drawn = 0
     for facility, series in footprints.items():
-        regions = parse_stcs(series.reset_index(drop=True))
-        bold = np.asarray(upcoming.get(facility, np.zeros(len(series), bool)), dtype=bool)
+        strong_rows = np.asarray(upcoming.get(facility, np.zeros(len(series), bool)), dtype=bool)
+        distinct = pd.DataFrame({"s_region": series.astype(str).to_numpy(), "bold": strong_rows})
+        distinct = distinct.drop_duplicates().sort_values("bold", kind="stable").reset_index(drop=True)
+        if len(distinct) > limit:  # an even spread, bold (upcoming) footprints last so they are on top
+            distinct = distinct.iloc[np.unique(np.linspace(0, len(distinct) - 1, limit).round().astype(int))]
+        regions = parse_stcs(distinct["s_region"].reset_index(drop=True))
+        bold = distinct["bold"].to_numpy(dtype=bool)
         shapes: list[tuple[np.ndarray, np.ndarray, bool]] = []
         circles = np.flatnonzero(regions.is_circle & (regions.radius < 89.0))
         if len(circles):
@@ -280,7 +342,7 @@ def sky_svg(
             shapes += [(v_ra[i], v_dec[i], bool(bold[r])) for i, r in enumerate(rows)]
         colour = colours[facility]
         seen: set[str] = set()
-        for ra, dec, strong in shapes:  # distinct footprints of one facility (a few hundred at most)
+        for ra, dec, strong in shapes:  # distinct footprints of one facility (at most ``limit``)
             centre = float(np.degrees(np.arctan2(np.sin(np.radians(ra)).mean(), np.cos(np.radians(ra)).mean())))
             rel = ((ra - centre + 180.0) % 360.0) - 180.0
             lon = np.clip(((centre + 180.0) % 360.0) - 180.0 + rel, -179.999, 179.999)
@@ -367,14 +429,48 @@ def _counts_section(tables: Mapping[str, pd.DataFrame]) -> str:
     return "\n".join(out)
 
 
+def _relative_files(stage: Path) -> list[str]:
+    """Every file below ``stage`` as a sorted relative posix path (``os.walk``: no Path object per file)."""
+    out = []
+    for folder, _, names in os.walk(stage):
+        prefix = os.path.relpath(folder, stage).replace(os.sep, "/")
+        prefix = "" if prefix == "." else prefix + "/"
+        out += [prefix + name for name in names]
+    return sorted(out)
+
+
 def _files_section(stage: Path, manifest: Mapping[str, Any]) -> tuple[str, list[str]]:
-    files = sorted(p for p in stage.rglob("*") if p.is_file() and p.relative_to(stage).as_posix() != INDEX)
+    from models.provenance import datalink_documents
+
     known = manifest.get("files") if isinstance(manifest.get("files"), Mapping) else {}
+    files = [rel for rel in _relative_files(stage) if rel not in (INDEX, "manifest.json")]
+    documents = datalink_documents(files)
+    if len(documents) <= FILES_MAX_DATALINK:
+        documents = frozenset()
     rows, raw_rows, links = [], [], []
-    for path in files:
-        rel = path.relative_to(stage).as_posix()
-        if rel == "manifest.json":
+    if documents:  # one row for all of them: the page must not grow with the rows
+        sizes = [
+            int(known[rel]["size"]) if isinstance(known.get(rel), Mapping) and "size" in known[rel] else None
+            for rel in documents
+        ]
+        total = sum(
+            v if v is not None else (stage / rel).stat().st_size for v, rel in zip(sizes, documents, strict=True)
+        )
+        rows.append(
+            (
+                _Markup(
+                    f"<code>datalink/</code>: {len(documents)} DataLink documents, one per event-list dataset "
+                    '(listed in <a href="datalink/documents.csv">datalink/documents.csv</a>; each one\'s size and '
+                    'SHA-256 in <a href="manifest.json">manifest.json</a>)'
+                ),
+                _size(total),
+                "",
+            )
+        )
+    for rel in files:
+        if rel in documents:
             continue
+        path = stage / rel
         links.append(rel)
         size = path.stat().st_size
         entry = known.get(rel) if isinstance(known.get(rel), Mapping) else {}
@@ -395,25 +491,45 @@ def _files_section(stage: Path, manifest: Mapping[str, Any]) -> tuple[str, list[
     return "\n".join(out), [*links, "manifest.json"]
 
 
+def _listed(rows: pd.DataFrame, t_max: np.ndarray, total: int) -> str:
+    listed = ", ".join(
+        f"{f} {o} ({s}, ended {_iso(t, minutes=False)})"
+        for f, o, s, t in zip(rows["facility_name"], rows["obs_id"], rows["execution_status"], t_max, strict=True)
+    )
+    more = total - len(rows)
+    return listed + (f" and {more} more (select them in obsplan.parquet)" if more > 0 else "")
+
+
 def _stale_rows(obsplan: pd.DataFrame, as_of_mjd: float) -> str:
-    """A note on Planned/Scheduled rows whose window ended before the as-of time (never reported performed)."""
+    """Notes on plans whose window has ended: expired ones (published Unscheduled), and open ones not yet expired."""
+    from models.staleness import EXPIRED_STATUS, OPEN_STATUSES, STALE_AFTER_DAYS
+
     if not len(obsplan) or "execution_status" not in obsplan.columns:
         return ""
     t_max = _mjd(obsplan, "t_max")
-    stale = obsplan["execution_status"].isin(["Planned", "Scheduled"]).to_numpy() & (t_max < as_of_mjd)
-    if not stale.any():
-        return ""
-    rows = obsplan.loc[stale]
-    listed = ", ".join(
-        f"{f} {o} ({s}, ended {_iso(t, minutes=False)})"
-        for f, o, s, t in zip(
-            rows["facility_name"], rows["obs_id"], rows["execution_status"], t_max[stale], strict=True
+    status = obsplan["execution_status"]
+    notes = []
+    expired = (status == EXPIRED_STATUS).to_numpy() & (t_max < as_of_mjd - STALE_AFTER_DAYS)
+    if expired.any():
+        rows = obsplan.loc[expired].head(STALE_SHOWN)  # the note does not grow with the rows
+        notes.append(
+            f"<p class='note' id='expired'>{int(expired.sum())} obsplan row(s) are published as {EXPIRED_STATUS}: "
+            f"their window ended more than {STALE_AFTER_DAYS:g} days before the as-of time and their source never "
+            f"reported them performed (expired plans; the changelog lists them as <code>expired</code> the day "
+            f"it happens) or they were withdrawn: {_e(_listed(rows, t_max[expired][: len(rows)], int(expired.sum())))}"
+            ".</p>"
         )
-    )
-    return (
-        f"<p class='note' id='stale'>{int(stale.sum())} obsplan row(s) are still Planned or Scheduled although "
-        f"their window ended before the as-of time (the source has not reported them performed): {_e(listed)}.</p>"
-    )
+    recent = status.isin(OPEN_STATUSES).to_numpy() & (t_max < as_of_mjd)
+    if recent.any():
+        rows = obsplan.loc[recent].head(STALE_SHOWN)
+        listed = _listed(rows, t_max[recent][: len(rows)], int(recent.sum()))
+        notes.append(
+            f"<p class='note' id='stale'>{int(recent.sum())} obsplan row(s) are still Planned or Scheduled although "
+            f"their window ended before the as-of time (the source has not reported them performed yet; after "
+            f"{STALE_AFTER_DAYS:g} days they expire): {_e(listed)}"
+            ".</p>"
+        )
+    return "".join(notes)
 
 
 def _allowed(values: Sequence[object] | None) -> str:
@@ -653,13 +769,16 @@ def write_landing_page(
         "<h2 id='timeline-h'>Timeline of the observation plan</h2>",
         f"<figure id='timeline-fig'>{timeline}<figcaption>obsplan rows from "
         f"{_iso(as_of - TIMELINE_BEFORE_DAYS, minutes=False)} to {_iso(as_of + TIMELINE_AFTER_DAYS, minutes=False)}, "
-        "one lane per facility, coloured by execution_status; "
+        "one lane per facility, coloured by execution_status (a lane with more than "
+        f"{TIMELINE_MAX_BARS} rows in the window is drawn binned: per time bin the status most of its rows "
+        "have); "
         f"{on_timeline} of {len(obsplan)} rows fall in this window (hover a bar for its obs_id). "
         "The dashed line is the as-of time.</figcaption></figure>",
         "<h2 id='sky'>Sky coverage</h2>",
         f"<figure id='sky-fig'>{sky}<figcaption>Footprints (s_region) of obsplan and obscore per facility, ICRS, "
         f"Hammer-Aitoff, RA 0 at the centre increasing to the left; bold: Planned or Scheduled. {drawn} distinct "
-        "footprints drawn.</figcaption></figure>",
+        f"footprints drawn (at most {SKY_MAX_FOOTPRINTS} per facility: an even spread of a facility's distinct "
+        "footprints when it has more).</figcaption></figure>",
     ]
     stale = _stale_rows(obsplan, as_of)
     if stale:

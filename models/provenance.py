@@ -7,8 +7,11 @@ twice and the graph can never disagree with the manifest:
 
 * entities: every raw response (``prov:location`` = URL; fetch time; HTTP status and validators
   ``ETag``/``Last-Modified`` from the archive record; SHA-256; the archive record and blob in
-  ``raw/``), each source's normalised IVOA frames, every published file (SHA-256, size), the
-  validation report and the previous snapshot (when there is one);
+  ``raw/``), each source's normalised IVOA frames, every published file (SHA-256, size) -- above
+  :data:`DATALINK_ENTITY_LIMIT` per-dataset DataLink documents those become one ``prov:Collection``
+  entity ``datalink`` (their number grows with the rows; the manifest has each one's digest,
+  ``row_provenance`` the per-dataset lineage) --, the validation report and the previous snapshot
+  (when there is one);
 * activities: ``fetch/<source>`` (from the first to the last fetch time), ``parse/<source>``
   (parse + normalise, with parser module and code version), ``validate`` and ``publish``;
 * agents: voharvest (``prov:SoftwareAgent``, version, commit when the manifest has one) and the
@@ -49,6 +52,8 @@ VOH_NS = "urn:x-voharvest:provenance#"
 #: IVOA ProvenanceDM namespace (``voprov:`` attributes of ProvenanceDM 1.0 section 2).
 VOPROV_NS = "http://www.ivoa.net/documents/ProvenanceDM/ns/voprov/"
 MANIFEST = "manifest.json"
+#: The snapshot's landing page (``models.landing.INDEX``), written after the provenance record.
+LANDING_PAGE = "index.html"
 
 _TOKEN = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -142,8 +147,10 @@ def build_document(stage: Path, manifest_document: Mapping[str, Any], file_entri
     Returns
     -------
     prov.model.ProvDocument
-        The document; the provenance files themselves and ``manifest.json`` are entities without a
-        hash (a file cannot contain its own digest).
+        The document; the provenance files themselves, ``manifest.json`` and the landing page
+        ``index.html`` (written after this record) are entities without a hash (a file cannot
+        contain its own digest; the manifest has theirs). With a public base URL (manifest
+        ``datalink.base_url``) the snapshot entity's ``prov:location`` is the snapshot's public URL.
     """
     stage = Path(stage)
     date = str(manifest_document["snapshot"])
@@ -166,14 +173,15 @@ def build_document(stage: Path, manifest_document: Mapping[str, Any], file_entri
     if manifest_document.get("code_commit"):
         software["voh:commit"] = str(manifest_document["code_commit"])
     voharvest = doc.agent(agents["voharvest"], software)
-    snapshot_entity = doc.entity(
-        snap["snapshot"],
-        {
-            "prov:type": PROV["Collection"],
-            "prov:label": f"voharvest snapshot {date}",
-            "voh:as_of_mjd": _num(manifest_document.get("as_of_mjd")),
-        },
-    )
+    snapshot_attrs = {
+        "prov:type": PROV["Collection"],
+        "prov:label": f"voharvest snapshot {date}",
+        "voh:as_of_mjd": _num(manifest_document.get("as_of_mjd")),
+    }
+    public_url = (manifest_document.get("datalink") or {}).get("base_url")
+    if public_url:  # the snapshot's public URL (configured public base URL + snapshots/<date>)
+        snapshot_attrs["prov:location"] = str(public_url)
+    snapshot_entity = doc.entity(snap["snapshot"], snapshot_attrs)
     previous = manifest_document.get("previous_snapshot")
     prev_entity = (
         doc.entity(hist[str(previous)], {"prov:type": PROV["Collection"], "prov:label": f"snapshot {previous}"})
@@ -259,7 +267,11 @@ def build_document(stage: Path, manifest_document: Mapping[str, Any], file_entri
     if prev_entity is not None:
         doc.used(publish, prev_entity)
     table_files = _table_files(manifest_document)
-    for rel, entry in file_entries.items():  # files, not data rows
+    documents = datalink_documents(file_entries)
+    if len(documents) <= DATALINK_ENTITY_LIMIT:  # every file its own entity, as long as that stays readable
+        documents = frozenset()
+    listed = {rel: entry for rel, entry in file_entries.items() if rel not in documents}
+    for rel, entry in listed.items():  # files whose number does not grow with the rows
         doc.entity(
             snap[rel],
             {
@@ -270,7 +282,25 @@ def build_document(stage: Path, manifest_document: Mapping[str, Any], file_entri
         )
         doc.wasGeneratedBy(snap[rel], publish)
         doc.hadMember(snapshot_entity, snap[rel])
-    for extra in (*PROV_FILES, MANIFEST):
+    if documents:  # one entity for the per-dataset DataLink documents (their digests are in the manifest)
+        collection = doc.entity(
+            snap[DATALINK_COLLECTION],
+            {
+                "prov:type": PROV["Collection"],
+                "prov:location": f"{DATALINK_COLLECTION}/",
+                "prov:label": f"{len(documents)} DataLink documents, one per event-list dataset "
+                "(each file's size and SHA-256 in manifest.json; dataset -> document in "
+                f"{DATALINK_COLLECTION}/documents.csv; per-dataset lineage in {ROW_PROVENANCE_FILE})",
+                "voh:documents": len(documents),
+                "voh:size": int(sum(int(file_entries[rel].get("size", 0)) for rel in documents)),
+            },
+        )
+        doc.wasGeneratedBy(collection, publish)
+        doc.hadMember(snapshot_entity, collection)
+        for rel in table_files.get("obscore", []):
+            if rel in file_entries:
+                doc.wasDerivedFrom(collection, snap[rel])
+    for extra in (*PROV_FILES, MANIFEST, LANDING_PAGE):  # written after this record: digests in the manifest
         if extra not in file_entries:
             doc.entity(snap[extra], {"prov:location": extra, "prov:label": "listed in manifest.json (own digest)"})
             doc.wasGeneratedBy(snap[extra], publish)
@@ -314,6 +344,41 @@ def build_document(stage: Path, manifest_document: Mapping[str, Any], file_entri
     doc.wasGeneratedBy(report, check)
     doc.used(publish, report)
     return doc
+
+
+#: The PROV entity standing for all DataLink documents of a snapshot (``datalink/<collection>/<obs_id>.xml``).
+DATALINK_COLLECTION = "datalink"
+#: Up to this many DataLink documents each is a PROV entity of its own (every file of the manifest is then
+#: an entity); above it, at archive scale (about 420,000 documents at 1 M obsplan rows: a 571 MB record
+#: taking two minutes), they become the one collection entity :data:`DATALINK_COLLECTION`.
+DATALINK_ENTITY_LIMIT = 10_000
+
+
+def datalink_documents(file_entries: Mapping[str, Any]) -> frozenset[str]:
+    """The per-dataset DataLink documents among a snapshot's files (their number grows with the rows).
+
+    The PROV record describes them by one ``prov:Collection`` entity (:data:`DATALINK_COLLECTION`):
+    one entity per document would make the record grow with the table rows (about 420,000 at 1 M
+    obsplan rows), while the manifest already lists each document's size and SHA-256 and
+    ``row_provenance`` ties each dataset to its raw responses. ``datalink/documents.csv`` stays a file
+    entity of its own.
+
+    Parameters
+    ----------
+    file_entries
+        ``{relative path: {size, sha256}}`` (or any mapping or iterable keyed by relative path).
+
+    Returns
+    -------
+    frozenset of str
+        Paths ``datalink/.../*.xml``.
+    """
+    paths = pd.Index(list(file_entries), dtype=object)
+    if paths.empty:
+        return frozenset()
+    text = paths.astype(str)
+    mask = text.str.startswith(f"{DATALINK_COLLECTION}/") & text.str.endswith(".xml")
+    return frozenset(paths[np.asarray(mask, dtype=bool)])
 
 
 def _num(value: Any) -> Any:
@@ -603,16 +668,24 @@ def derive_row_provenance(snapshot_dir: Path) -> pd.DataFrame:
     manifest = json.loads((snapshot_dir / MANIFEST).read_text())
 
     def table(name: str) -> pd.DataFrame | None:
+        if name == "obsplan_history":  # parts under history/ (or the single file of older snapshots)
+            from models.history_store import history_files, read_history
+
+            return read_history(snapshot_dir).to_pandas() if history_files(snapshot_dir) else None
         path = snapshot_dir / f"{name}.parquet"
         return pq.read_table(path).to_pandas() if path.is_file() else None
 
+    from models.arrow import to_frame
+    from models.history_store import read_history  # history parts, or the single file of older snapshots
+
     empty = pd.DataFrame(columns=["obs_collection", "obs_id", "obs_publisher_did"])
     obsplan, obscore = table("obsplan"), table("obscore")
+    history = read_history(snapshot_dir, manifest=manifest)
     return row_provenance(
         empty if obsplan is None else obsplan,
         empty if obscore is None else obscore,
         manifest,
-        history=table("obsplan_history"),
+        history=to_frame(history) if history.num_rows else None,
     )
 
 

@@ -21,6 +21,14 @@ their own while their run lives, so the next publication removes those of dead r
 Every file is covered by ``manifest.json`` (size and SHA-256); the manifest holds no wall-clock
 time, only the as-of time and the raw records' fetch times, so the same raw archive gives the same
 bytes.
+
+Daily cost follows the changes, not the archive: a file whose content is the previous published
+snapshot's is a hard link to it (a copy where links fail), with the previous manifest entry (no
+rehash) and no re-validation at publication: a table whose Parquet bytes equal the previous ones
+(its VOTable is then not written at all), a MOC whose inputs hash as before (``moc_inputs`` in the
+manifest, see :func:`models.moc.plan_snapshot_mocs`), the history's closed parts (immutable, see
+:mod:`models.history_store`), and anything else written byte-identical (DataLink documents, ``raw/``).
+Each snapshot directory stays complete: deleting an older one keeps the linked bytes.
 """
 
 from __future__ import annotations
@@ -34,19 +42,31 @@ import re
 import shutil
 import tempfile
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
+from models import identifiers
 from models.arrow import arrow_schema, conform, to_frame
 from models.columns import TableSpec
-from models.datalink import DATALINK_INDEX, datalink_access, write_snapshot_datalinks
-from models.durable import exchange, fsync_dir, fsync_tree, hold_staging, release_staging, root_lock, stale_staging
+from models.datalink import DATALINK_INDEX, datalink_access, snapshot_url, write_snapshot_datalinks
+from models.durable import (
+    exchange,
+    fsync_dir,
+    fsync_tree,
+    hold_staging,
+    link_or_copy,
+    release_staging,
+    root_lock,
+    stale_staging,
+)
 from models.history import changes_document
+from models.history_store import HISTORY_TABLE, history_files, write_history
 from models.landing import write_landing_page, write_root_index
 from models.moc import plan_snapshot_mocs, votable_budget
 from models.parquet import write_parquet
@@ -155,9 +175,20 @@ def new_staging(output_root: Path, date: dt.date) -> Path:
     return stage
 
 
+#: Files of each live stage reused unchanged from the previous snapshot (kept in memory, not in the stage:
+#: a stage holds only manifest-listed files). Filled by :func:`stage_snapshot`, read by :func:`publish_snapshot`.
+_REUSED: dict[str, frozenset[str]] = {}
+
+
+def reused_files(stage: Path) -> frozenset[str]:
+    """Relative paths of the files a stage reused unchanged from the previous snapshot (hard links or copies)."""
+    return _REUSED.get(str(Path(stage)), frozenset())
+
+
 def discard(path: Path) -> None:
     """Remove a staging directory (no error if already gone)."""
     shutil.rmtree(path, ignore_errors=True)
+    _REUSED.pop(str(Path(path)), None)
     release_staging(path)
 
 
@@ -277,31 +308,60 @@ def _check_files(
     return problems, bad
 
 
-def _check_table(directory: Path, name: str, entry: Mapping[str, Any], as_of: float | None) -> list[str]:
+def _table_files(directory: Path, name: str, entry: Mapping[str, Any]) -> list[str]:
+    """The Parquet file(s) of a table: ``<name>.parquet``, or the history parts listed in the manifest."""
+    if name == HISTORY_TABLE:
+        files = history_files(directory, {"tables": {name: entry}})
+        if files:
+            return files
+    return [f"{name}.parquet"]
+
+
+def _check_table(
+    directory: Path, name: str, entry: Mapping[str, Any], as_of: float | None, trusted: Collection[str] = ()
+) -> list[str]:
     spec = SNAPSHOT_TABLES.get(name)
     if spec is None:
         return [f"table {name!r}: unknown to this voharvest version"]
-    path = directory / f"{name}.parquet"
-    try:
-        table = pq.read_table(path)
-    except Exception as exc:  # noqa: BLE001 - any reader failure is a finding, reported with its cause
-        return [f"{path.name}: cannot be read as Parquet ({type(exc).__name__}: {exc})"]
-    problems = []
+    files = _table_files(directory, name, entry)
+    label = files[0] if len(files) == 1 else f"{name} ({len(files)} parts)"
     expected = arrow_schema(spec)
-    got = [(f.name, str(f.type)) for f in table.schema]
     want = [(f.name, str(f.type)) for f in expected]
-    if got != want:
-        missing = [n for n, _ in want if n not in dict(got)]
-        extra = [n for n, _ in got if n not in dict(want)]
-        problems.append(f"{path.name}: schema differs from {spec.qualified_name} (missing {missing}, extra {extra})")
+    problems: list[str] = []
+    rows = 0
+    for rel in files:
+        try:
+            meta = pq.read_metadata(directory / rel)
+            schema = pq.read_schema(directory / rel)
+        except Exception as exc:  # noqa: BLE001 - any reader failure is a finding, reported with its cause
+            problems.append(f"{rel}: cannot be read as Parquet ({type(exc).__name__}: {exc})")
+            continue
+        got = [(f.name, str(f.type)) for f in schema]
+        if got != want:
+            missing = [n for n, _ in want if n not in dict(got)]
+            extra = [n for n, _ in got if n not in dict(want)]
+            problems.append(f"{rel}: schema differs from {spec.qualified_name} (missing {missing}, extra {extra})")
+        rows += meta.num_rows
+    if problems:
         return problems
-    if table.num_rows != entry.get("rows"):
-        problems.append(f"{path.name}: {table.num_rows} rows, manifest says {entry.get('rows')}")
-    problems += [f"{path.name}: {v.message}" for v in validate(to_frame(table), spec, as_of=as_of)]
+    if rows != entry.get("rows"):
+        problems.append(f"{label}: {rows} rows, manifest says {entry.get('rows')}")
+    # files reused unchanged from the previous snapshot passed these rules there (the as-of rules only
+    # relax as the as-of time advances); history parts written now are checked together
+    fresh = [f for f in files if f not in set(trusted)]
+    if not fresh:
+        return problems
+    try:
+        tables = [pq.read_table(directory / f) for f in fresh]
+    except Exception as exc:  # noqa: BLE001 - any reader failure is a finding, reported with its cause
+        return [*problems, f"{label}: cannot be read as Parquet ({type(exc).__name__}: {exc})"]
+    table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+    del tables
+    problems += [f"{label}: {v.message}" for v in validate(to_frame(table), spec, as_of=as_of)]
     return problems
 
 
-def validate_snapshot(directory: Path, *, rehash: bool = True) -> list[str]:
+def validate_snapshot(directory: Path, *, rehash: bool = True, trusted: Collection[str] = ()) -> list[str]:
     """Every problem found in a snapshot directory; an empty list means valid.
 
     Checks the manifest, that it lists exactly the files present with matching sizes and SHA-256,
@@ -316,6 +376,11 @@ def validate_snapshot(directory: Path, *, rehash: bool = True) -> list[str]:
         Re-read every file to compare its SHA-256 with the manifest. Publication passes ``False``
         for the stage it has just written and hashed (each byte hashed once; sizes and the file
         list are still checked); ``voharvest validate`` re-reads everything.
+    trusted
+        Relative paths of files hard-linked (or copied) unchanged from the previous published
+        snapshot, whose tables passed validation there: a table all of whose files are trusted gets
+        its schema and row count checked but not its rows again (publication passes what it
+        reused; ``voharvest validate`` passes nothing and checks every row).
 
     Returns
     -------
@@ -352,9 +417,10 @@ def validate_snapshot(directory: Path, *, rehash: bool = True) -> list[str]:
         if not isinstance(entry, dict):
             problems.append(f"{MANIFEST}: tables[{name!r}] is not an object")
             continue
-        if f"{name}.parquet" in bad:
+        own = history_files(directory, {"tables": {name: entry}}) if name == HISTORY_TABLE else [f"{name}.parquet"]
+        if bad & set(own or [f"{name}.parquet"]):
             continue  # already reported; its contents cannot be trusted
-        problems += _check_table(directory, name, entry, as_of)
+        problems += _check_table(directory, name, entry, as_of, trusted)
     return problems
 
 
@@ -380,7 +446,13 @@ def update_latest(output_root: Path) -> Path | None:
 
 
 def publish_snapshot(
-    stage: Path, output_root: Path, date: dt.date, *, force: bool = False, lock_wait: float = 120.0
+    stage: Path,
+    output_root: Path,
+    date: dt.date,
+    *,
+    force: bool = False,
+    lock_wait: float = 120.0,
+    trusted: Collection[str] | None = None,
 ) -> Published:
     """Validate a staged snapshot and move it into place with one rename, then update ``latest``.
 
@@ -396,6 +468,9 @@ def publish_snapshot(
         Replace a published date whose content differs (atomic exchange).
     lock_wait
         Seconds to queue behind another publication into the same root.
+    trusted
+        Files reused unchanged from the previous snapshot (see :func:`validate_snapshot`); default:
+        those the stage records in ``.reused`` (written by :func:`stage_snapshot`).
 
     Returns
     -------
@@ -412,13 +487,18 @@ def publish_snapshot(
         Another process held the output root for longer than ``lock_wait``.
     """
     stage, output_root = Path(stage), Path(output_root)
+    if trusted is None:
+        trusted = reused_files(stage)
     with root_lock(output_root, wait=lock_wait):
-        return _publish_locked(stage, output_root, date, force=force)
+        return _publish_locked(stage, output_root, date, force=force, trusted=trusted)
 
 
-def _publish_locked(stage: Path, output_root: Path, date: dt.date, *, force: bool) -> Published:
+def _publish_locked(
+    stage: Path, output_root: Path, date: dt.date, *, force: bool, trusted: Collection[str] = ()
+) -> Published:
     clean_stale_staging(output_root)
-    problems = validate_snapshot(stage, rehash=False)  # the manifest was hashed from these very files
+    # the manifest was hashed from these very files; files reused from the previous snapshot were validated there
+    problems = validate_snapshot(stage, rehash=False, trusted=trusted)
     if problems:
         discard(stage)
         raise SnapshotInvalid(stage, problems)
@@ -469,14 +549,79 @@ MOC_TABLES = ("obsplan", "obscore")
 
 def write_table(directory: Path, name: str, frame: pd.DataFrame, *, votable: bool) -> dict[str, Any]:
     """Write one table as Parquet (and VOTable); returns its manifest entry."""
+    return write_table_reusing(directory, name, frame, votable=votable).entry
+
+
+@dataclass
+class TableWritten:
+    """Outcome of :func:`write_table_reusing`."""
+
+    entry: dict[str, Any]
+    #: Manifest file entries (size, sha256) known already: the Parquet file hashed to compare with the
+    #: previous snapshot's, the reused files' previous entries. Other files are hashed by the manifest.
+    files: dict[str, dict[str, Any]]
+    #: Files linked (or copied) unchanged from the previous snapshot.
+    reused: list[str]
+
+
+def write_table_reusing(
+    directory: Path,
+    name: str,
+    frame: pd.DataFrame | pa.Table,
+    *,
+    votable: bool,
+    previous: Path | None = None,
+    previous_manifest: Mapping[str, Any] | None = None,
+) -> TableWritten:
+    """Write one table as Parquet (and VOTable), sharing the previous snapshot's files when unchanged.
+
+    The Parquet file is written and hashed (its bytes are a function of the rows and the spec, so
+    its SHA-256 is the table's content hash). When it equals the previous snapshot's, the table is
+    unchanged: the Parquet and VOTable files become hard links to the previous snapshot's (copies
+    where links fail), with the previous manifest entries, and the VOTable (the costly writer) is
+    not written at all.
+
+    Parameters
+    ----------
+    directory
+        The stage.
+    name
+        Table name (:data:`SNAPSHOT_TABLES`).
+    frame
+        Its rows (a frame, or an Arrow table already conformed to the spec).
+    votable
+        Write ``<name>.vot`` too.
+    previous, previous_manifest
+        The previous published snapshot and its manifest (``None``: write everything).
+
+    Returns
+    -------
+    TableWritten
+        Manifest entry, file entries and the reused files.
+    """
     spec = SNAPSHOT_TABLES[name]
-    table = conform(frame, spec)
-    files = [f"{name}.parquet"]
-    write_parquet(table, spec, Path(directory) / files[0])
-    if votable:
-        files.append(f"{name}.vot")
-        write_votable(table, spec, Path(directory) / files[1])
-    return {"table": spec.qualified_name, "rows": table.num_rows, "files": files}
+    directory = Path(directory)
+    table = frame if isinstance(frame, pa.Table) else conform(frame, spec)
+    del frame
+    files = [f"{name}.parquet"] + ([f"{name}.vot"] if votable else [])
+    parquet = directory / files[0]
+    write_parquet(table, spec, parquet)
+    prev_files = (previous_manifest or {}).get("files") or {}
+    entries: dict[str, dict[str, Any]] = {}
+    reused: list[str] = []
+    if previous is not None and files[0] in prev_files:  # hashed here to compare; the manifest reuses it
+        entries[files[0]] = {"size": parquet.stat().st_size, "sha256": sha256_file(parquet)}
+    same = entries.get(files[0]) is not None and prev_files.get(files[0]) == entries[files[0]]
+    if same and all(f in prev_files and (previous / f).is_file() for f in files):
+        for rel in files:
+            (directory / rel).unlink(missing_ok=True)
+            link_or_copy(previous / rel, directory / rel)
+            entries[rel] = dict(prev_files[rel])
+            reused.append(rel)
+    elif votable:
+        write_votable(table, spec, directory / files[1])  # hashed once, by the manifest
+    entry = {"table": spec.qualified_name, "rows": table.num_rows, "files": files}
+    return TableWritten(entry, entries, reused)
 
 
 def write_changes(directory: Path, changes: pd.DataFrame, document: Mapping[str, Any]) -> list[str]:
@@ -491,22 +636,81 @@ def _file_token(text: str) -> str:
     return token or "unknown"
 
 
-def write_mocs(directory: Path, tables: Mapping[str, pd.DataFrame], tool: str) -> tuple[list[str], dict[str, str]]:
+def write_mocs(
+    directory: Path,
+    tables: Mapping[str, pd.DataFrame],
+    tool: str,
+    *,
+    previous: Path | None = None,
+    previous_manifest: Mapping[str, Any] | None = None,
+) -> tuple[list[str], dict[str, str]]:
     """``moc/<table>-<facility>-{smoc,tmoc}.{fits,json}`` and ``-stmoc.fits`` for every facility of the tables.
 
     Orders are chosen per table and facility from what the rows describe, and degraded until all
     MOC files together are no larger than the snapshot's VOTables (written before; see
     :func:`models.moc.plan_snapshot_mocs`). A MOC that would cover nothing (a facility whose rows have
-    no footprint, e.g. ESO runs before their pointing is known) is not written.
+    no footprint, e.g. ESO runs before their pointing is known) is not written. MOCs whose inputs are
+    those of the previous snapshot are hard links to its files (see :func:`write_mocs_reusing`).
 
     Returns
     -------
     tuple
         The files written (relative paths) and the omitted MOCs with the reason, for the manifest.
     """
+    plan = write_mocs_reusing(directory, tables, tool, previous=previous, previous_manifest=previous_manifest)
+    return plan.files, plan.omitted
+
+
+@dataclass
+class MocsWritten:
+    """Outcome of :func:`write_mocs_reusing`."""
+
+    files: list[str]
+    omitted: dict[str, str]
+    #: ``moc_inputs`` of the manifest (per table and facility: input hash, orders, degraded).
+    inputs: dict[str, dict[str, object]]
+    #: Files linked from the previous snapshot, with their previous manifest entries.
+    reused: dict[str, dict[str, Any]]
+
+
+def write_mocs_reusing(
+    directory: Path,
+    tables: Mapping[str, pd.DataFrame],
+    tool: str,
+    *,
+    previous: Path | None = None,
+    previous_manifest: Mapping[str, Any] | None = None,
+) -> MocsWritten:
+    """Write the snapshot's MOCs (:func:`write_mocs`), linking those whose inputs did not change.
+
+    Parameters
+    ----------
+    directory
+        The stage (its VOTables written: they are the budget).
+    tables
+        ``obsplan`` and ``obscore`` frames.
+    tool
+        ``MOCTOOL``.
+    previous, previous_manifest
+        The previous published snapshot and its manifest (its ``moc_inputs`` say what each MOC was
+        made of); ``None`` builds every MOC.
+
+    Returns
+    -------
+    MocsWritten
+        Files, omitted MOCs, the ``moc_inputs`` record and the reused files' manifest entries.
+    """
+    from models.moc import PreviousMocs
+
     names = {n: SNAPSHOT_TABLES[n].qualified_name for n in tables}
-    plan = plan_snapshot_mocs(tables, tool, budget_bytes=votable_budget(directory), qualified_names=names)
-    return plan.write(directory), plan.omitted
+    prev = None if previous is None or previous_manifest is None else PreviousMocs(Path(previous), previous_manifest)
+    plan = plan_snapshot_mocs(
+        tables, tool, budget_bytes=votable_budget(directory), qualified_names=names, previous=prev
+    )
+    files = plan.write(directory)
+    prev_files = (previous_manifest or {}).get("files") or {}
+    reused = {rel: dict(prev_files[rel]) for rel in plan.reused if rel in prev_files}
+    return MocsWritten(files, plan.omitted, plan.inputs, reused)
 
 
 # -- reading back --------------------------------------------------------------------------------
@@ -636,7 +840,8 @@ def stage_snapshot(
             for name, meta in provenance["sources"].items()
         }
         facts = {"snapshot": date.isoformat(), "code_version": code_version(), "sources": sources}
-        base_url = provenance.get("public_base_url")
+        public_base_url = provenance.get("public_base_url")
+        base_url = snapshot_url(public_base_url, date)  # <public base URL>/snapshots/<date>, or None
         links = write_snapshot_datalinks(stage, tables["obscore"], tables["obscore_hea"], base_url)
         tables = {**tables, "obscore": datalink_access(tables["obscore"], base_url)}
         previous = previous_snapshot(output_root, date)
@@ -648,14 +853,42 @@ def stage_snapshot(
         tables["row_provenance"] = row_provenance(
             tables["obsplan"], tables["obscore"], facts, previous_rows, tables["obsplan_history"]
         )
-        entries = {
-            name: write_table(stage, name, tables[name], votable=name in VOTABLE_TABLES) for name in SNAPSHOT_ORDER
-        }
+        previous_manifest = _manifest_or_none(previous)
+        if previous_manifest is None:
+            previous = None
+        known: dict[str, dict[str, Any]] = {}
+        reused: list[str] = []
+        entries: dict[str, dict[str, Any]] = {}
+        for name in SNAPSHOT_ORDER:  # one table at a time: its Arrow copy is freed before the next
+            if name == HISTORY_TABLE:
+                history = write_history(stage, tables[name], date, previous, previous_manifest)
+                entries[name], written = history.entry, history
+            else:
+                written = write_table_reusing(
+                    stage,
+                    name,
+                    tables[name],
+                    votable=name in VOTABLE_TABLES,
+                    previous=previous,
+                    previous_manifest=previous_manifest,
+                )
+                entries[name] = written.entry
+            known.update(written.files)
+            reused += written.reused
         changelog = changes_document(changes, date, provenance["previous_snapshot"], provenance["as_of_mjd"])
         write_changes(stage, changes, changelog)
         entries["changes"] = {"table": "voharvest.changes", "rows": len(changes), "files": ["changes.parquet"]}
         tool = f"voharvest {code_version()}"
-        mocs, mocs_omitted = write_mocs(stage, {name: tables[name] for name in MOC_TABLES}, tool)
+        moc_result = write_mocs_reusing(
+            stage,
+            {name: tables[name] for name in MOC_TABLES},
+            tool,
+            previous=previous,
+            previous_manifest=previous_manifest,
+        )
+        mocs, mocs_omitted = moc_result.files, moc_result.omitted
+        known.update(moc_result.reused)
+        reused += list(moc_result.reused)
         tap = write_tap_kit(stage, [SNAPSHOT_TABLES[n] for n in entries])
         visibility_files, visibility = write_snapshot_visibility(stage, provenance["as_of_mjd"], visibility_days)
         document = {
@@ -667,23 +900,75 @@ def stage_snapshot(
             "changes": provenance["changes"],
             "mocs": mocs,
             "mocs_omitted": mocs_omitted,
+            "moc_inputs": moc_result.inputs,
             "visibility": visibility,
+            # what reaches the bytes besides raw inputs and code (models.unchanged compares them)
+            "options": {"visibility_days": max(float(visibility_days), 0.0), "authority": identifiers.authority()},
             "tap": tap,
             "raw": "raw/ is a raw archive of exactly the responses parsed (voharvest harvest --replay <it>)",
             "sources": sources,
             "datalink": {
+                "public_base_url": public_base_url,
                 "base_url": base_url,
                 "documents": len(links) - 1 if links else 0,
                 "index": DATALINK_INDEX if links else None,
             },
             "validation": {"violations": provenance["violations"], "checks": "all blocking checks passed"},
         }
-        files = file_entries(stage)  # every byte written so far, hashed once
+        files = file_entries(stage, known)  # every byte written so far, hashed once (reused files: not at all)
+        _share_identical(stage, previous, previous_manifest, files, set(reused))
         document["provenance"] = write_provenance(stage, document, files)  # PROV of every file above
         files = file_entries(stage, files)  # hashes only the provenance files
         write_landing_page(stage, {**document, "files": files}, tables, changes)
         write_manifest(stage, document, known=files)  # hashes only the landing page
+        _REUSED[str(stage)] = frozenset(reused)
     except BaseException:
         discard(stage)
         raise
     return stage
+
+
+def _share_identical(
+    stage: Path,
+    previous: Path | None,
+    previous_manifest: Mapping[str, Any] | None,
+    files: Mapping[str, Mapping[str, Any]],
+    done: set[str],
+) -> int:
+    """Replace files written identical to the previous snapshot's (same size and SHA-256) by hard links.
+
+    For what other layers write one file at a time (DataLink documents, ``raw/``, ``tap/``): the bytes
+    are already written, this only stops them from taking disk space twice. Returns the files linked.
+    """
+    if previous is None or previous_manifest is None:
+        return 0
+    prev_files = previous_manifest.get("files") or {}
+    linked = 0
+    for rel, entry in files.items():
+        if rel in done or prev_files.get(rel) != entry:
+            continue
+        source, target = previous / rel, stage / rel
+        try:
+            if not source.is_file() or source.is_symlink() or target.is_symlink():
+                continue
+            tmp = target.with_name(f".{target.name}.link")
+            os.link(source, tmp)
+            os.replace(tmp, target)
+            linked += 1
+        except OSError:
+            continue  # keep the written copy
+    return linked
+
+
+def _manifest_or_none(directory: Path | None) -> dict[str, Any] | None:
+    """The manifest of a published snapshot, or ``None``.
+
+    ``None`` also for an unreadable manifest: then nothing is reused and everything is written.
+    """
+    if directory is None:
+        return None
+    try:
+        manifest = read_manifest(directory)
+    except SnapshotError:
+        return None
+    return manifest if isinstance(manifest, dict) else None

@@ -374,6 +374,7 @@ def check_inputs(
     *,
     environ: Mapping[str, str] | None = None,
     code_root: Path | None = CODE_ROOT,
+    public_base_url: str | None = None,
 ) -> Verdict:
     """Whether the published snapshot of ``date`` is exactly what these raw inputs would rebuild.
 
@@ -391,6 +392,9 @@ def check_inputs(
     code_root
         Project root whose :data:`CODE_DIRS` must be older than the manifest; ``None`` skips that rule
         (only for callers that vouch for the code themselves, e.g. tests of the other rules).
+    public_base_url
+        The public base URL of this run (``--public-base-url``, already checked): it is written into
+        every DataLink ``access_url``, so a snapshot written with another one is not unchanged.
 
     Returns
     -------
@@ -424,6 +428,9 @@ def check_inputs(
     problem = options_difference(wanted, recorded_options(snapshot, manifest))
     if problem is not None:
         return changed(problem)
+    then = (manifest.get("datalink") or {}).get("public_base_url")
+    if (public_base_url or None) != (then or None):
+        return changed(f"public base URL {public_base_url!r}, the snapshot has {then!r}")
     problem = _previous_problem(output_root, snapshot, manifest, date)
     if problem is not None:
         return changed(problem)
@@ -493,6 +500,7 @@ def check_replay(
     *,
     environ: Mapping[str, str] | None = None,
     code_root: Path | None = CODE_ROOT,
+    public_base_url: str | None = None,
 ) -> Verdict | None:
     """The unchanged check of ``voharvest harvest --replay ARCHIVE`` (every source, every record of it).
 
@@ -506,7 +514,7 @@ def check_replay(
         The date asked for (``--as-of``); ``None``: the archive's own.
     environ
         Environment giving the options (default ``os.environ``).
-    code_root
+    code_root, public_base_url
         As for :func:`check_inputs`.
 
     Returns
@@ -519,7 +527,9 @@ def check_replay(
     if held is None or (as_of is not None and as_of != held):
         return None
     inputs = {source: (Path(archive), keys) for source, keys in archive_keys(archive).items()}
-    return check_inputs(output_root, held, inputs, environ=environ, code_root=code_root)
+    return check_inputs(
+        output_root, held, inputs, environ=environ, code_root=code_root, public_base_url=public_base_url
+    )
 
 
 def inputs_from_provenance(

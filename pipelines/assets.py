@@ -1,4 +1,8 @@
-"""Assets by layer: ``raw/<source>/responses`` -> ``core/<source>/ivoa_frames`` -> ``out/ivoa/*`` -> ``out/publish``.
+"""Assets by layer: ``raw/<source>_raw`` -> ``core/<source>_core`` -> ``out/ivoa/*`` -> ``out/publish/snapshot``.
+
+Dagster labels a box of the lineage graph with the last part of its asset key only (there is no
+display name in Dagster 1.13), so the per-source keys end in ``<source>_<layer>``: every box names its
+source, and the label stays within the 18 characters the zoomed-out graph shows untruncated.
 
 Assets only wire pure functions of :mod:`scrapers` and :mod:`models` together and move bytes
 between resources; parsing, reconciliation and publication rules live there.
@@ -13,11 +17,12 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
-from models import snapshot
+from models import snapshot, unchanged
 from models.arrow import conform, to_frame
 from models.compose import OBSCORE_TABLES, SOURCE_TABLES, as_of_mjd, carry_over, compose, source_collections
 from models.durable import RootLocked
 from models.history import change_counts
+from models.history_store import read_previous_history
 from models.parquet import read_parquet
 from models.timeutil import mjd_from_datetime
 from pipelines.checks import (
@@ -41,14 +46,40 @@ FETCH_RETRIES = 2
 FETCH_RETRY_WAIT_S = 60
 
 
+#: Layers of the per-source assets (also their asset groups and the first part of their keys).
+SOURCE_LAYERS = ("raw", "core")
+
+
+def source_key(layer: str, name: str) -> dg.AssetKey:
+    """Asset key of one source's asset in ``layer``: ``raw/nustar_raw``, ``core/nustar_core``.
+
+    Parameters
+    ----------
+    layer
+        ``raw`` (the archived responses) or ``core`` (the parsed, normalised IVOA frames).
+    name
+        The source's registry name.
+
+    Returns
+    -------
+    dagster.AssetKey
+        ``[layer, f"{name}_{layer}"]``: the first part groups the keys by layer (asset catalog,
+        ``key:"raw/*"`` selections); the last part, the one the lineage graph prints on the box,
+        names the source.
+    """
+    if layer not in SOURCE_LAYERS:
+        raise ValueError(f"layer {layer!r}: expected one of {SOURCE_LAYERS}")
+    return dg.AssetKey([layer, f"{name}_{layer}"])
+
+
 def raw_key(source: Source) -> dg.AssetKey:
-    """Asset key of a source's raw responses."""
-    return dg.AssetKey(["raw", source.name, "responses"])
+    """Asset key of a source's raw responses (``raw/<source>_raw``)."""
+    return source_key("raw", source.name)
 
 
 def core_key(source: Source) -> dg.AssetKey:
-    """Asset key of a source's IVOA frames."""
-    return dg.AssetKey(["core", source.name, "ivoa_frames"])
+    """Asset key of a source's IVOA frames (``core/<source>_core``)."""
+    return source_key("core", source.name)
 
 
 def out_key(table: str) -> dg.AssetKey:
@@ -78,7 +109,7 @@ def build_raw_asset(source: Source) -> dg.AssetsDefinition:
         key=raw_key(source),
         partitions_def=SNAPSHOT_DAYS,
         group_name="raw",
-        kinds={"http", source.name},  # the source's name on the node in every view (the key ends in "responses")
+        kinds={"http", source.name},
         tags={"source": source.name},
         pool=pool_name(source),
         description=(
@@ -162,7 +193,7 @@ def build_core_asset(source: Source) -> dg.AssetsDefinition:
         deps=[raw_key(source)],
         partitions_def=SNAPSHOT_DAYS,
         group_name="core",
-        kinds={"pandas", source.name},  # the source's name on the node (the key ends in "ivoa_frames")
+        kinds={"pandas", source.name},
         tags={"source": source.name},
         freshness_policy=_freshness(source),
         check_specs=drift_check_specs(key, source),
@@ -216,13 +247,18 @@ def build_core_asset(source: Source) -> dg.AssetsDefinition:
 
 
 def _previous_tables(previous: Path | None) -> dict[str, pd.DataFrame]:
+    """The previous snapshot's ObsCore tables and what its history is reconciled against (current versions)."""
     if previous is None:
         return {}
-    return {
+    tables = {
         name: to_frame(read_parquet(previous / f"{name}.parquet"))
-        for name in ("obsplan_history", *OBSCORE_TABLES)
+        for name in OBSCORE_TABLES
         if (previous / f"{name}.parquet").is_file()
     }
+    history = read_previous_history(previous)  # history/obsplan_history-current.parquet, never the closed parts
+    if history is not None:
+        tables["obsplan_history"] = history
+    return tables
 
 
 def build_ivoa_asset(sources: Mapping[str, Source]) -> dg.AssetsDefinition:
@@ -273,6 +309,11 @@ def build_ivoa_asset(sources: Mapping[str, Source]) -> dg.AssetsDefinition:
             carry_over(prev_tables, collections) if collections else None,
             date,
             when,
+            # X-ray ObsCore rows of unchanged performed observations come from the previous snapshot
+            # when the same code wrote it (models.compose.xray_obscore)
+            previous_obscore=prev_tables
+            if previous_manifest is not None and previous_manifest.get("code_version") == snapshot.code_version()
+            else None,
         )
         report: list[dict[str, Any]] = []
         for name in OUT_TABLES:
@@ -343,6 +384,24 @@ def publish_snapshot(
 ) -> dg.MaterializeResult:
     """Write, validate and atomically publish the partition's snapshot."""
     date = partition_date(context)
+    if not (store.force or store.rebuild):  # published from byte-identical raw inputs: write nothing
+        inputs = unchanged.inputs_from_provenance(provenance["sources"], lambda r: request_from_json(r).key)
+        verdict = (
+            None
+            if inputs is None
+            else unchanged.check_inputs(store.path, date, inputs, public_base_url=store.public_base_url)
+        )
+        if verdict is not None and verdict.unchanged and verdict.manifest is not None:
+            context.log.info(f"snapshot unchanged: {verdict.snapshot} ({verdict.reason})")
+            return dg.MaterializeResult(
+                metadata={
+                    "path": dg.MetadataValue.path(str(verdict.snapshot)),
+                    "status": "unchanged",
+                    "reason": verdict.reason,
+                    "rows": dg.MetadataValue.json({k: v["rows"] for k, v in verdict.manifest["tables"].items()}),
+                    "changes": dg.MetadataValue.json(provenance["changes"]),
+                }
+            )
     tables = {
         "obsplan": obsplan,
         "obscore": obscore,
@@ -356,7 +415,7 @@ def publish_snapshot(
             date,
             tables,
             changes,
-            provenance,
+            {**provenance, "public_base_url": store.public_base_url},
             lambda raw: _raw_export(raw, provenance["sources"]),
             visibility_days=float(os.environ.get("VOHARVEST_VISIBILITY_DAYS", VISIBILITY_DAYS)),
         )

@@ -250,7 +250,12 @@ def _harvest_date(
     from pipelines.resources import FetcherResource, OutputStore
 
     fetcher = FetcherResource(replay_dir=None if replay is None else str(replay), archive_root=str(args.archive_dir))
-    store = OutputStore(root=str(Path(args.output).resolve()), force=args.force)
+    store = OutputStore(
+        root=str(Path(args.output).resolve()),
+        force=args.force,
+        rebuild=getattr(args, "rebuild", False),
+        public_base_url=args.public_base_url,
+    )
     defs = build_definitions(sources, fetcher=fetcher, store=store, loggers={"progress": _progress_logger()})
     print(
         f"harvest {as_of.isoformat()}: {', '.join(sources)} "
@@ -304,6 +309,16 @@ def _backfill(args: argparse.Namespace) -> int:
                 print(f"voharvest backfill: {problem or f'{archive} records no as-of date'}", file=sys.stderr)
                 results[day.isoformat()] = 1
                 continue
+            if not (args.force or args.source or getattr(args, "rebuild", False)):
+                from models.unchanged import check_replay, summary_lines
+
+                verdict = check_replay(Path(args.output), archive, day, public_base_url=args.public_base_url)
+                if verdict is not None and verdict.unchanged:  # published from these very bytes: skip
+                    for line in summary_lines(verdict):
+                        print(line, file=sys.stderr)
+                    print(verdict.snapshot.resolve(), flush=True)
+                    results[day.isoformat()] = 0
+                    continue
             results[day.isoformat()] = _harvest_date(args, sources, day, archive, instance, where)
     failed = [d for d, code in results.items() if code]
     print(
@@ -441,6 +456,16 @@ def _source_names() -> list[str]:
     return list(all_sources())
 
 
+def _public_base_url(value: str) -> str | None:
+    """``--public-base-url``: checked here, so a bad URL is a usage error (exit 2) before any fetch."""
+    from models.datalink import DataLinkError, check_public_base_url
+
+    try:
+        return check_public_base_url(value)
+    except DataLinkError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
 def _harvest_options(sub: argparse.ArgumentParser, names: str) -> None:
     """Options shared by ``harvest`` and ``backfill``."""
     sub.add_argument(
@@ -462,6 +487,15 @@ def _harvest_options(sub: argparse.ArgumentParser, names: str) -> None:
     )
     sub.add_argument(
         "--force", action="store_true", help="replace an already published date whose content differs (atomic swap)"
+    )
+    sub.add_argument(
+        "--public-base-url",
+        type=_public_base_url,
+        default=os.environ.get("VOHARVEST_PUBLIC_BASE_URL"),
+        metavar="URL",
+        help="URL the publish root is served at, e.g. https://data.example.org/voharvest: DataLink documents and "
+        "ObsCore access_url of event lists point at URL/snapshots/<date>/datalink/... (recorded in manifest.json; "
+        "default $VOHARVEST_PUBLIC_BASE_URL; unset: the documents are still written and the DaCHS kit serves them)",
     )
     sub.add_argument(
         "--ephemeral",
@@ -807,7 +841,7 @@ def _harvest_unchanged(argv: Sequence[str]) -> int | None:
 
     if not Path(archive).is_dir():
         return None
-    verdict = check_replay(Path(args.output), Path(archive), args.as_of)
+    verdict = check_replay(Path(args.output), Path(archive), args.as_of, public_base_url=args.public_base_url)
     if verdict is None:
         return None
     if not verdict.unchanged:

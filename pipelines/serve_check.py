@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from models.dachs import DACHS_DIR, RD_NAME, USERCONFIG_NAME, resource_descriptor, userconfig_rd
+from models.dachs import DACHS_DIR, RD_NAME, USERCONFIG_NAME, install_static, resource_descriptor, userconfig_rd
 from models.tables import IVOA_TABLES
 
 GAVO_ROOT = Path(os.environ.get("VOHARVEST_GAVO_ROOT", "/var/gavo"))
@@ -183,7 +183,7 @@ def _snapshot_tables(snapshot: Path) -> list[str]:
 
 
 def install(snapshot: Path, resdir: str, gavo_root: Path = GAVO_ROOT) -> tuple[Path, list[str]]:
-    """Copy the snapshot's VOTables and RD into ``<inputs>/<resdir>/`` (same layout as the snapshot)."""
+    """Copy the snapshot's VOTables, RD, ``datalink/`` and ``provenance/`` into ``<inputs>/<resdir>/`` (its layout)."""
     inputs = gavo_root / "inputs"
     if not inputs.is_dir():
         raise ServeCheckError(f"{inputs} missing: is GAVO DaCHS installed (apt-get install gavodachs2-server)?")
@@ -199,6 +199,7 @@ def install(snapshot: Path, resdir: str, gavo_root: Path = GAVO_ROOT) -> tuple[P
         shutil.copyfile(rd, rd_target)
     else:  # older snapshot without a DaCHS RD: generate it from the specs, outside the snapshot
         rd_target.write_text(resource_descriptor([IVOA_TABLES[n] for n in names]), encoding="utf-8")
+    install_static(snapshot, target)  # datalink/ and provenance/, served by the RD's static service
     for path in [target, *target.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
     return target, names

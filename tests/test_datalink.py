@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import pathlib
 
@@ -10,7 +11,14 @@ import pandas as pd
 import pytest
 from astropy.io.votable import parse as parse_votable
 
-from models.datalink import DATALINK_FORMAT, DataLinkError, datalink_documents, datalink_table
+from models.datalink import (
+    DATALINK_FORMAT,
+    DataLinkError,
+    check_public_base_url,
+    datalink_documents,
+    datalink_table,
+    snapshot_url,
+)
 from scrapers import gadf
 from tests.votlint import votlint
 
@@ -180,3 +188,41 @@ def test_documents_with_empty_file_dir_and_spaced_hdu_names(tmp_path: pathlib.Pa
     path.write_bytes(docs["20136.xml"])
     report = votlint(path)
     assert report.errors == [] and report.warnings == [], report.raw
+
+
+# -- the public base URL (configuration) ---------------------------------------------------------
+def test_snapshot_url_follows_the_publish_layout(tmp_path: pathlib.Path) -> None:
+    from models.snapshot import snapshot_path
+
+    day = dt.date(2025, 9, 5)
+    rel = snapshot_path(tmp_path, day).relative_to(tmp_path).as_posix()  # where publish_snapshot puts it
+    assert rel == "snapshots/2025-09-05"
+    for base in ("https://data.example.org/voharvest", "https://data.example.org/voharvest/", " https://h.org/v// "):
+        expected = base.strip().rstrip("/") + "/" + rel
+        assert snapshot_url(base, day) == expected
+        assert snapshot_url(base, "2025-09-05") == expected
+    assert snapshot_url("http://127.0.0.1:8080", day) == "http://127.0.0.1:8080/snapshots/2025-09-05"
+
+
+def test_unset_public_base_url_is_none() -> None:
+    for unset in (None, "", "   "):
+        assert check_public_base_url(unset) is None
+        assert snapshot_url(unset, dt.date(2025, 9, 5)) is None
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "data.example.org/voharvest",  # not absolute
+        "ftp://data.example.org/voharvest",  # not http(s)
+        "https://",  # no host
+        "https:///voharvest",
+        "https://data.example.org/vo harvest",  # would need escaping
+        "https://data.example.org/voharvest?x=1",  # a query would end up inside every document URL
+        "https://data.example.org/voharvest#top",
+        'https://data.example.org/"v"',
+    ],
+)
+def test_bad_public_base_url_is_refused(bad: str) -> None:
+    with pytest.raises(DataLinkError, match="public base URL"):
+        check_public_base_url(bad)

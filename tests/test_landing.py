@@ -24,11 +24,13 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
 from models.arrow import to_frame
+from models.history_store import read_history
 from models.landing import TIMELINE_AFTER_DAYS, TIMELINE_BEFORE_DAYS, write_landing_page, write_root_index
 from models.snapshot import MANIFEST, file_entries, read_manifest, update_latest, validate_snapshot, write_manifest
 from pipelines.cli import main
@@ -55,7 +57,10 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     manifest = read_manifest(stage)
     (stage / MANIFEST).unlink()
     document = {k: v for k, v in manifest.items() if k not in ("files", "format")}
-    tables = {name: to_frame(pq.read_table(stage / f"{name}.parquet")) for name in TABLES}
+    tables = {
+        name: to_frame(read_history(stage) if name == "obsplan_history" else pq.read_table(stage / f"{name}.parquet"))
+        for name in TABLES
+    }
     changes = to_frame(pq.read_table(stage / "changes.parquet"))
     written = write_landing_page(stage, document, tables, changes)
     write_manifest(stage, document)
@@ -279,8 +284,10 @@ def test_page_is_in_the_manifest_and_the_snapshot_validates(published: dict[str,
     assert "no sky coverage to draw" in page and ", ".join(without) in page
     as_of = read_manifest(stage)["as_of_mjd"]
     stale = obsplan[obsplan["execution_status"].isin(["Planned", "Scheduled"]) & (obsplan["t_max"] < as_of)]
-    assert stale["obs_id"].tolist() == ["095.F-9802(A)"]  # the APEX run of period 95 (2015)
-    assert f"{len(stale)} obsplan row(s) are still Planned or Scheduled" in page and "095.F-9802(A)" in page
+    assert stale.empty  # nothing open whose window ended in the bundled snapshot
+    expired = obsplan[(obsplan["execution_status"] == "Unscheduled") & (obsplan["t_max"] < as_of - 30.0)]
+    assert expired["obs_id"].tolist() == ["095.F-9802(A)"]  # the APEX run of period 95 (2015), ten years on
+    assert "1 obsplan row(s) are published as Unscheduled" in page and "095.F-9802(A)" in page
     # MOCs the manifest says were not written (empty coverage) are named with the reason
     for base, why in (read_manifest(stage).get("mocs_omitted") or {}).items():
         assert f"<code>{base}</code>: {why}" in page
@@ -297,3 +304,69 @@ def test_page_is_in_the_manifest_and_the_snapshot_validates(published: dict[str,
     (again / "index.html").unlink()
     write_landing_page(again, {**document, "files": file_entries(again)}, published["tables"], changes)
     assert (again / "index.html").read_bytes() == (stage / "index.html").read_bytes()
+
+
+# --------------------------------------------------------------------------------------------
+# Scale (issue 13): what the page draws and lists does not grow with the rows
+# --------------------------------------------------------------------------------------------
+def test_crowded_lane_is_drawn_binned_by_dominant_status() -> None:
+    """5,000 consecutive one-hour observations (Performed, then Scheduled) give two binned bars, not 5,000."""
+    import re
+
+    from models import landing
+
+    as_of = 60923.0
+    start = as_of - 40.0 + np.arange(5000) / 24.0  # 5,000 hours = 208 days from before the window to after it
+    switch = as_of + 1.0  # Performed before, Scheduled after
+    frame = pd.DataFrame(
+        {
+            "facility_name": "ESO-VLT",
+            "obs_id": [f"o{i}" for i in range(len(start))],
+            "execution_status": np.where(start + 1 / 24 <= switch, "Performed", "Scheduled"),
+            "t_min": start,
+            "t_max": start + 1 / 24,
+        }
+    )
+    svg, shown = landing.timeline_svg(frame, as_of)
+    lo, hi = as_of - landing.TIMELINE_BEFORE_DAYS, as_of + landing.TIMELINE_AFTER_DAYS
+    assert shown == int(((frame["t_max"] >= lo) & (frame["t_min"] <= hi)).sum()) > landing.TIMELINE_MAX_BARS
+    assert 'stroke="#333"' not in svg  # no per-observation bar
+    bars = re.findall(r'<rect class="binned" x="([\d.]+)" y="[\d.]+" width="([\d.]+)"[^>]* fill="(#\w+)"', svg)
+    assert [b[2] for b in bars] == [landing.STATUS_COLOURS["Performed"], landing.STATUS_COLOURS["Scheduled"]]
+    # the bars meet where the status changes, to within one bin; they cover the lane from lo to hi
+    left, right, width = 120, 20, 1100
+    x_switch = left + (switch - lo) / (hi - lo) * (width - left - right)
+    bin_px = (width - left - right) / landing.TIMELINE_BINS
+    assert abs(float(bars[1][0]) - x_switch) <= bin_px + 0.1
+    assert float(bars[0][0]) == pytest.approx(left, abs=0.1)
+    assert float(bars[1][0]) + float(bars[1][1]) == pytest.approx(width - right, abs=0.2)
+
+
+def test_sky_map_draws_at_most_the_limit_of_distinct_footprints() -> None:
+    from models import landing
+
+    ra = np.repeat(np.arange(10) * 30.0 + 5.0, 100)  # 10 distinct circles, each 100 times
+    few = pd.Series([f"CIRCLE ICRS {r:.1f} -20.0 1.0" for r in ra])
+    svg, drawn = landing.sky_svg({"XMM-Newton": few}, {"XMM-Newton": np.zeros(len(few), bool)})
+    assert drawn == 10 == svg.count("<polygon")
+    many = pd.Series([f"CIRCLE ICRS {r:.3f} 10.0 0.5" for r in np.linspace(0.0, 359.0, 3000)])
+    svg, drawn = landing.sky_svg({"NuSTAR": many}, {"NuSTAR": np.zeros(len(many), bool)}, limit=50)
+    assert drawn == 50 == svg.count("<polygon")
+
+
+def test_many_datalink_documents_are_one_row_of_the_files_table(tmp_path: Path) -> None:
+    from models import landing
+
+    n = landing.FILES_MAX_DATALINK + 1
+    (tmp_path / "datalink" / "NuSTAR").mkdir(parents=True)
+    for i in range(n):
+        (tmp_path / "datalink" / "NuSTAR" / f"{i}.xml").write_bytes(b"x" * (i + 1))
+    (tmp_path / "datalink" / "documents.csv").write_text("obs_publisher_did,document\n")
+    (tmp_path / "obsplan.parquet").write_bytes(b"PAR1")
+    section, links = landing._files_section(tmp_path, {})
+    assert f"{n} DataLink documents" in section
+    assert sorted(links) == ["datalink/documents.csv", "manifest.json", "obsplan.parquet"]
+    total = sum(i + 1 for i in range(n))  # 1 + 2 + ... + n bytes
+    assert landing._size(total) in section
+    assert hashlib.sha256(b"PAR1").hexdigest() in section
+    assert section.count("<tr>") == 1 + 3  # header, the documents, documents.csv, obsplan.parquet

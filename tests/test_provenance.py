@@ -214,6 +214,46 @@ def test_carried_over_source_is_derived_from_the_earlier_snapshot(tmp_path: Path
     assert not any(r.identifier and r.identifier.localpart == "fetch/eso" for r in doc.get_records())
 
 
+def test_landing_page_written_after_the_record_is_an_entity(tmp_path: Path) -> None:
+    """stage_snapshot writes index.html after the PROV record: it is still an entity (its digest is in the manifest)."""
+    from models.landing import INDEX
+
+    stage, manifest, files = staged_copy(tmp_path)
+    before = {rel: entry for rel, entry in files.items() if rel != INDEX}
+    entities = {r.identifier.localpart: r for r in _records(build_document(stage, manifest, before), "Entity")}
+    assert INDEX in entities and _attr(entities[INDEX], "voh:sha256") is None
+    assert set(files) <= set(entities)  # every file the published manifest lists
+
+
+def test_datalink_documents_beyond_the_limit_are_one_collection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import models.provenance as provenance
+
+    monkeypatch.setattr(provenance, "DATALINK_ENTITY_LIMIT", 0)  # as at archive scale (> 10,000 documents)
+    stage, manifest, files = staged_copy(tmp_path)
+    entities = {r.identifier.localpart: r for r in _records(build_document(stage, manifest, files), "Entity")}
+    # the per-dataset DataLink documents, found on disk independently of the code
+    documents = {p.relative_to(stage).as_posix() for p in (stage / "datalink").rglob("*.xml")}
+    assert documents and documents <= set(files)
+    assert not documents & set(entities)  # the record does not grow with the rows
+    assert set(files) - documents <= set(entities)
+    collection = entities["datalink"]
+    assert int(_attr(collection, "voh:documents")) == len(documents)
+    assert int(_attr(collection, "voh:size")) == sum((stage / rel).stat().st_size for rel in documents)
+    assert str(_attr(collection, "prov:location")) == "datalink/"
+
+
+def test_public_snapshot_url_is_the_snapshot_location(tmp_path: Path) -> None:
+    stage, manifest, files = staged_copy(tmp_path)
+    snapshot = {r.identifier.localpart: r for r in _records(build_document(stage, manifest, files), "Entity")}
+    assert _attr(snapshot["snapshot"], "prov:location") is None  # the bundled harvest has no public base URL
+    url = f"https://data.example.org/voharvest/snapshots/{manifest['snapshot']}"
+    manifest["datalink"] = {**manifest["datalink"], "base_url": url}
+    snapshot = {r.identifier.localpart: r for r in _records(build_document(stage, manifest, files), "Entity")}
+    assert str(_attr(snapshot["snapshot"], "prov:location")) == url
+
+
 # -- row provenance ------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def rows() -> pd.DataFrame:

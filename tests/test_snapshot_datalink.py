@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import gzip
 import io
@@ -33,6 +34,7 @@ from models.datalink import (
     datalink_table,
     document_paths,
     snapshot_links,
+    snapshot_url,
     write_snapshot_datalinks,
 )
 from models.provenance import write_provenance
@@ -141,6 +143,36 @@ def test_access_points_at_documents_only_with_a_base_url(frames: tuple[pd.DataFr
     hess = out[out["obs_publisher_did"] == HESS_DID].iloc[0]
     assert hess["access_url"] == f"{BASE}/datalink/HESS-DL3-DR1/20136.xml"
     assert pd.isna(hess["access_estsize"])
+
+
+def test_configured_public_base_url_points_rows_and_documents_at_the_snapshot(
+    tmp_path: Path, frames: tuple[pd.DataFrame, pd.DataFrame], stage: Path
+) -> None:
+    """``--public-base-url https://data.example.org/voharvest``: what stage_snapshot publishes for 2025-09-05."""
+    obscore, hea = frames
+    public = "https://data.example.org/voharvest/"
+    base = snapshot_url(public, dt.date(2025, 9, 5))
+    assert base == "https://data.example.org/voharvest/snapshots/2025-09-05"
+    target = tmp_path / "snap"
+    shutil.copytree(stage / "raw", target / "raw")
+    written = write_snapshot_datalinks(target, obscore, hea, base)
+    out = datalink_access(obscore, base)
+    events = (obscore["dataproduct_type"] == "event").to_numpy()
+    expected = (
+        "https://data.example.org/voharvest/snapshots/2025-09-05/datalink/"
+        + obscore["obs_collection"]
+        + "/"
+        + obscore["obs_id"].astype(str)
+        + ".xml"
+    )
+    assert (out.loc[events, "access_url"] == expected[events]).all()
+    assert set(out.loc[events, "access_format"]) == {"application/x-votable+xml;content=datalink"}
+    # every such URL is a written document: the URL minus the snapshot URL is its path in the snapshot
+    docs = set(out.loc[events, "access_url"].str.removeprefix(base + "/"))
+    assert docs == {w for w in written if w.endswith(".xml")}
+    t = _table(target / "datalink" / "HESS-DL3-DR1" / "20136.xml")
+    (prov,) = t[t["semantics"] == HAS_PROVENANCE]["access_url"]
+    assert prov == "https://data.example.org/voharvest/snapshots/2025-09-05/provenance/prov.json"
 
 
 def test_links_with_base_url_are_absolute_and_odd_ids_get_plain_names(

@@ -290,7 +290,7 @@ def test_missing_or_unreadable_manifest(output: Path, content: bytes | None, rea
         ({"files": None}, "no valid 'files'"),
         ({"code_version": "0.0.1"}, "code version"),
         ({"previous_snapshot": "2025-09-01"}, "previous snapshot is now None"),
-        ({"visibility": {"VLT": {"start_mjd": 60923.0, "end_mjd": 60953.0}}}, "visibility window 0 d"),
+        ({"options": {"visibility_days": 30.0, "authority": "voharvest"}}, "visibility window 0 d"),
     ],
 )
 def test_invalid_manifest_other_code_or_options_are_not_unchanged(

@@ -73,11 +73,30 @@ def tables(snapshot_dir: Path) -> dict[str, pd.DataFrame]:
     return {name: pd.read_parquet(snapshot_dir / f"{name}.parquet") for name in IVOA_TABLES}
 
 
+_SC_INSTALL = sc.install
+
+
+def _install_with_static(snapshot: Path, resdir: str, gavo_root: Path = sc.GAVO_ROOT) -> tuple[Path, list[str]]:
+    """``serve_check.install`` plus the snapshot's ``datalink/`` and ``provenance/`` (``models.dachs.install_static``).
+
+    The RD's ``files`` service and its ObsCore rowmaker need them next to the VOTables before
+    ``dachs imp``; this wrapper does it only when ``install`` did not already.
+    """
+    from models.dachs import STATIC_DIRS, install_static
+
+    target, names = _SC_INSTALL(snapshot, resdir, gavo_root)
+    if any((snapshot / d).is_dir() and not (target / d).is_dir() for d in STATIC_DIRS):
+        install_static(snapshot, target)
+    return target, names
+
+
 @pytest.fixture(scope="session")
 def dachs(snapshot_dir: Path) -> Iterator[sc.ServeCheckReport]:
     """The snapshot served by DaCHS on 127.0.0.1 after ``serve_check`` (taplint included); stopped after."""
     try:
-        report = sc.serve_check(snapshot_dir, port=_free_port(), keep_running=True, resdir="voharvest_it")
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(sc, "install", _install_with_static)
+            report = sc.serve_check(snapshot_dir, port=_free_port(), keep_running=True, resdir="voharvest_it")
     except sc.ServeCheckError as exc:
         pytest.fail(f"serve-check could not run: {exc}")
     if report.taplint is not None:
