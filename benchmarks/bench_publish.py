@@ -316,10 +316,20 @@ def publish_day(
     stage = snapshot.new_staging(root, date)
     sources = _sources(harvest, date)
     facts = {"snapshot": date.isoformat(), "code_version": snapshot.code_version(), "sources": sources}
+    datalink_entries: dict[str, Any] = {}
+    prev_files = {} if previous_manifest is None else previous_manifest.get("files") or {}
     links = _timed(
         seconds,
         "datalink",
-        lambda: write_snapshot_datalinks(stage, frames["obscore"], frames["obscore_hea"], None),
+        lambda: write_snapshot_datalinks(
+            stage,
+            frames["obscore"],
+            frames["obscore_hea"],
+            None,
+            previous=previous,
+            previous_files=prev_files,
+            entries=datalink_entries,
+        ),
         rss,
     )
     frames["obscore"] = datalink_access(frames["obscore"], None)  # no public base URL: unchanged
@@ -334,8 +344,8 @@ def publish_day(
         lambda: row_provenance(frames["obsplan"], frames["obscore"], facts, previous_rows, frames["obsplan_history"]),
         rss,
     )
-    known: dict[str, Any] = {}
-    reused: list[str] = []
+    known: dict[str, Any] = dict(datalink_entries)  # hashed while written, as in stage_snapshot
+    reused: list[str] = [rel for rel, entry in datalink_entries.items() if prev_files.get(rel) == entry]
     entries: dict[str, Any] = {}
     for name in snapshot.SNAPSHOT_ORDER:
         if name not in frames:

@@ -15,6 +15,7 @@ dataset, so the cost does not grow with a Python loop over link rows.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -474,8 +475,15 @@ def write_snapshot_datalinks(
     base_url: str | None,
     *,
     gadf_links: pd.DataFrame | None = None,
+    previous: Path | None = None,
+    previous_files: Mapping[str, Mapping[str, object]] | None = None,
+    entries: dict[str, dict[str, object]] | None = None,
 ) -> list[str]:
     """Write a DataLink document for every event-list dataset of a snapshot, and their index.
+
+    Each document is hashed in memory as it is written (the manifest needs its digest: no second
+    read); a document identical to the previous snapshot's (same size and SHA-256 in its manifest) is
+    a hard link to that immutable file instead of a new one (a copy where links fail).
 
     Parameters
     ----------
@@ -488,6 +496,10 @@ def write_snapshot_datalinks(
         Public URL of the snapshot directory, or ``None`` (see :func:`snapshot_links`).
     gadf_links
         GADF link rows to use instead of reading the indexes from ``raw/`` (tests, imports).
+    previous, previous_files
+        The previous published snapshot and its manifest's ``files`` (``None``: write everything).
+    entries
+        When given, filled with ``{relative path: {"size", "sha256"}}`` of every document written or linked.
 
     Returns
     -------
@@ -505,7 +517,17 @@ def write_snapshot_datalinks(
     for folder in sorted({rel.rpartition("/")[0] for rel in documents}):  # a few collections
         (stage / folder).mkdir(parents=True, exist_ok=True)
     root = str(stage) + os.sep
+    prev_root = None if previous is None or not previous_files else str(previous) + os.sep
     for rel, content in documents.items():  # one file per dataset: plain os calls, no Path object each
+        entry = {"size": len(content), "sha256": hashlib.sha256(content).hexdigest()}
+        if entries is not None:
+            entries[rel] = entry
+        if prev_root is not None and previous_files.get(rel) == entry:
+            try:
+                os.link(prev_root + rel, root + rel)  # the previous snapshot's immutable, identical file
+                continue
+            except OSError:
+                pass  # another file system, a missing file: write it
         with open(root + rel, "wb") as handle:
             handle.write(content)
     written = list(documents)

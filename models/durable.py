@@ -40,19 +40,40 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+#: Above this many files :func:`fsync_tree` flushes with one ``sync`` instead of one ``fsync`` per file.
+SYNC_ALL_ABOVE = 2_000
+
+
 def fsync_tree(root: Path) -> None:
-    """``fsync`` every file and directory below ``root`` (and ``root`` itself), deepest first."""
+    """Make every file and directory below ``root`` (and ``root`` itself) durable before a rename.
+
+    Small trees get an ``fsync`` per file and directory, deepest first. A snapshot with tens of
+    thousands of DataLink documents would spend most of its publication in those calls (15 s for
+    42 000 files measured on the 2-core machine), so above :data:`SYNC_ALL_ABOVE` files one
+    ``os.sync()`` flushes everything instead (on Linux it returns only when the data is written,
+    ``sync(2)``), followed by the directories' own ``fsync``.
+
+    Parameters
+    ----------
+    root
+        The staged snapshot directory.
+    """
     root = Path(root)
-    for dirpath, _dirnames, filenames in os.walk(root, topdown=False):
-        for name in filenames:
-            path = Path(dirpath) / name
-            if path.is_symlink():
-                continue
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+    walked = list(os.walk(root, topdown=False))
+    many = sum(len(files) for _, _, files in walked) > SYNC_ALL_ABOVE
+    if many:
+        os.sync()
+    for dirpath, _dirnames, filenames in walked:
+        if not many:
+            for name in filenames:
+                path = os.path.join(dirpath, name)
+                if os.path.islink(path):
+                    continue
+                fd = os.open(path, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
         fsync_dir(Path(dirpath))
 
 

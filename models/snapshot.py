@@ -223,17 +223,22 @@ def file_entries(directory: Path, known: Mapping[str, Mapping[str, Any]] | None 
     """
     directory = Path(directory)
     known = known or {}
+    top = str(directory)
+    found: list[tuple[str, str]] = []  # (relative posix path, absolute path): os.walk, no Path per file
+    for dirpath, _dirnames, filenames in os.walk(top):
+        prefix = os.path.relpath(dirpath, top).replace(os.sep, "/")
+        prefix = "" if prefix == "." else prefix + "/"
+        found += [(prefix + name, os.path.join(dirpath, name)) for name in filenames]
     out: dict[str, dict[str, Any]] = {}
-    for path in sorted(p for p in directory.rglob("*") if p.is_file() or p.is_symlink()):
-        rel = path.relative_to(directory).as_posix()
+    for rel, path in sorted(found):
         if rel == MANIFEST:
             continue
-        size = path.stat().st_size
+        size = os.stat(path).st_size
         entry = known.get(rel)
         if entry is not None and entry.get("size") == size:
             out[rel] = {"size": size, "sha256": entry["sha256"]}
         else:
-            out[rel] = {"size": size, "sha256": sha256_file(path)}
+            out[rel] = {"size": size, "sha256": sha256_file(Path(path))}
     return out
 
 
@@ -842,9 +847,21 @@ def stage_snapshot(
         facts = {"snapshot": date.isoformat(), "code_version": code_version(), "sources": sources}
         public_base_url = provenance.get("public_base_url")
         base_url = snapshot_url(public_base_url, date)  # <public base URL>/snapshots/<date>, or None
-        links = write_snapshot_datalinks(stage, tables["obscore"], tables["obscore_hea"], base_url)
-        tables = {**tables, "obscore": datalink_access(tables["obscore"], base_url)}
         previous = previous_snapshot(output_root, date)
+        previous_manifest = _manifest_or_none(previous)
+        if previous_manifest is None:
+            previous = None
+        datalink_entries: dict[str, dict[str, Any]] = {}
+        links = write_snapshot_datalinks(
+            stage,
+            tables["obscore"],
+            tables["obscore_hea"],
+            base_url,
+            previous=previous,
+            previous_files=None if previous_manifest is None else previous_manifest.get("files"),
+            entries=datalink_entries,
+        )
+        tables = {**tables, "obscore": datalink_access(tables["obscore"], base_url)}
         previous_rows = (
             to_frame(pq.read_table(previous / "row_provenance.parquet"))
             if previous is not None and (previous / "row_provenance.parquet").is_file()
@@ -853,11 +870,9 @@ def stage_snapshot(
         tables["row_provenance"] = row_provenance(
             tables["obsplan"], tables["obscore"], facts, previous_rows, tables["obsplan_history"]
         )
-        previous_manifest = _manifest_or_none(previous)
-        if previous_manifest is None:
-            previous = None
-        known: dict[str, dict[str, Any]] = {}
-        reused: list[str] = []
+        known: dict[str, dict[str, Any]] = dict(datalink_entries)  # hashed while written
+        prev_files = {} if previous_manifest is None else previous_manifest.get("files") or {}
+        reused: list[str] = [rel for rel, entry in datalink_entries.items() if prev_files.get(rel) == entry]
         entries: dict[str, dict[str, Any]] = {}
         for name in SNAPSHOT_ORDER:  # one table at a time: its Arrow copy is freed before the next
             if name == HISTORY_TABLE:
