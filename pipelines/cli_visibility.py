@@ -65,6 +65,24 @@ def _tles(args: argparse.Namespace) -> list | None:
     return out
 
 
+def _snapshot_moc(args: argparse.Namespace) -> Path:
+    """The visibility MOC file a snapshot publishes for ``args.facility`` (VLTI: the VLT's, same site)."""
+    from models.snapshot import SnapshotError, read_manifest, resolve_snapshot
+    from models.visibility.facilities import VisibilityError, facility_name
+
+    try:
+        snapshot = resolve_snapshot(args.snapshot, Path("output"))
+        described = read_manifest(snapshot).get("visibility") or {}
+    except SnapshotError as exc:
+        raise VisibilityError(str(exc)) from exc
+    name = facility_name(args.facility)
+    entry = described.get("VLT" if name == "VLTI" else name)
+    if not entry or not entry.get("file"):
+        why = (entry or {}).get("why", "the manifest does not describe it")
+        raise VisibilityError(f"snapshot {snapshot} publishes no visibility MOC for {name}: {why}")
+    return snapshot / str(entry["file"])
+
+
 def _run(args: argparse.Namespace) -> int:
     if args.joint:
         return _joint(args)
@@ -84,6 +102,8 @@ def _run(args: argparse.Namespace) -> int:
         ra = float(parse_ra([args.ra])[0])
         dec = float(parse_dec([args.dec])[0])
         tles = _tles(args)
+        if args.from_snapshot:
+            args.from_moc = _snapshot_moc(args)
         if args.from_moc is not None:
             from mocpy import STMOC
 
@@ -194,6 +214,11 @@ def register(subparsers: Any) -> None:
         help="per facility: can it observe (visibility) and does it already plan to (the snapshot's obsplan)",
     )
     p.add_argument("--snapshot", type=Path, default=None, help="snapshot for --joint (default output/latest)")
+    p.add_argument(
+        "--from-snapshot",
+        action="store_true",
+        help="answer from the visibility MOC published in --snapshot (default output/latest) instead of recomputing",
+    )
     p.add_argument(
         "--from-moc",
         type=Path,

@@ -80,6 +80,28 @@ def test_from_moc_answers_without_recomputing(tmp_path: Path, capsysbinary: pyte
     assert direct.ends[0] - cell - 301 / 86400 <= end <= direct.ends[0] + 1e-6
 
 
+def test_from_snapshot_reads_the_published_moc(tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+    import json
+
+    from models.visibility.moc import write_snapshot_visibility
+
+    snapshot = tmp_path / "snapshots" / "2025-09-05"
+    (snapshot / "moc").mkdir(parents=True)
+    files, described = write_snapshot_visibility(snapshot, 60923.0, 2.0)  # as-of 2025-09-05, two days
+    (snapshot / "manifest.json").write_text(json.dumps({"snapshot": "2025-09-05", "visibility": described}))
+    vlt = snapshot / described["VLT"]["file"]
+    assert vlt.is_file() and vlt.relative_to(snapshot).as_posix() in files
+    query = ["--ra", "6.0236", "--dec", "-72.0813", "--start", "2025-09-05T12:00", "--end", "2025-09-06T12:00"]
+    common = ["visibility", "--facility", "VLTI", *query, "--format", "csv"]
+    assert _main([*common, "--from-snapshot", "--snapshot", str(snapshot)]) == 0
+    from_snapshot = capsysbinary.readouterr().out
+    assert _main([*common, "--from-moc", str(vlt)]) == 0  # VLTI reads the VLT's MOC: same site
+    assert from_snapshot == capsysbinary.readouterr().out and len(from_snapshot.splitlines()) == 2
+    # INTEGRAL publishes no MOC: one clear line naming why, exit 1
+    argv = ["visibility", "--facility", "INTEGRAL", *query, "--from-snapshot", "--snapshot", str(snapshot)]
+    assert _main(argv) != 0
+
+
 def test_registered_in_voharvest(capsysbinary: pytest.CaptureFixture[bytes]) -> None:
     from pipelines.cli import main
 
