@@ -26,6 +26,7 @@ import pandas as pd
 
 from models.arrow import conform
 from models.columns import Column, TableSpec
+from models.layout import SNAPSHOTS
 from models.votable import document_head, document_tail, votable_bytes
 
 #: ``access_format`` of an ObsCore row whose ``access_url`` is a DataLink document (ObsCore 1.1 section 4.7).
@@ -236,9 +237,6 @@ _SAFE_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 
 #: Environment variable holding the public base URL of the publish root (``voharvest harvest --public-base-url``).
 PUBLIC_BASE_URL_ENV = "VOHARVEST_PUBLIC_BASE_URL"
-#: Folder of the dated snapshots under the publish root (the layout of ``models.snapshot.SNAPSHOTS``;
-#: repeated here because ``models.snapshot`` imports this module).
-SNAPSHOTS = "snapshots"
 #: A public base URL: absolute http(s), a host, no query or fragment, nothing that would need escaping.
 _PUBLIC_BASE = r'https?://[^/\s"<>\\^`{|}?#]+(/[^\s"<>\\^`{|}?#]*)?'
 

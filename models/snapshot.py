@@ -34,14 +34,11 @@ Each snapshot directory stays complete: deleting an older one keeps the linked b
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import importlib.metadata
 import json
 import os
 import re
 import shutil
 import tempfile
-import tomllib
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +65,18 @@ from models.durable import (
 from models.history import changes_document
 from models.history_store import HISTORY_TABLE, history_files, write_history
 from models.landing import write_landing_page, write_root_index
+from models.layout import (  # noqa: F401 (re-exported: the snapshot layout)
+    DATE_NAME,
+    LATEST,
+    MANIFEST,
+    MANIFEST_FORMAT,
+    SNAPSHOTS,
+    STAGING,
+    code_version,
+    published_dates,
+    sha256_file,
+    snapshot_path,
+)
 from models.moc import plan_snapshot_mocs, votable_budget
 from models.parquet import write_parquet
 from models.provenance import row_provenance, write_provenance
@@ -77,17 +86,8 @@ from models.validate import validate
 from models.visibility.moc import write_snapshot_visibility
 from models.votable import write_votable
 
-SNAPSHOTS = "snapshots"
-LATEST = "latest"
-STAGING = ".staging"
-MANIFEST = "manifest.json"
-#: Identifies the manifest layout (bumped on incompatible changes).
-MANIFEST_FORMAT = "voharvest-snapshot/1"
 #: Every table a snapshot may hold, by short name.
 SNAPSHOT_TABLES: dict[str, TableSpec] = {**IVOA_TABLES, **HISTORY_TABLES, **PROVENANCE_TABLES}
-
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_CHUNK = 1 << 20
 
 
 class SnapshotError(Exception):
@@ -116,22 +116,6 @@ class Published:
 
 
 # -- paths ---------------------------------------------------------------------------------------
-def snapshot_path(output_root: Path, date: dt.date) -> Path:
-    """Where the snapshot of ``date`` lives (published or not)."""
-    return Path(output_root) / SNAPSHOTS / date.isoformat()
-
-
-def published_dates(output_root: Path) -> list[dt.date]:
-    """Dates with a published snapshot (a directory holding a manifest), oldest first."""
-    folder = Path(output_root) / SNAPSHOTS
-    if not folder.is_dir():
-        return []
-    dates = [
-        dt.date.fromisoformat(p.name) for p in folder.iterdir() if _DATE.match(p.name) and (p / MANIFEST).is_file()
-    ]
-    return sorted(dates)
-
-
 def previous_snapshot(output_root: Path, date: dt.date) -> Path | None:
     """The newest published snapshot strictly before ``date``.
 
@@ -159,7 +143,7 @@ def resolve_snapshot(snapshot: str | Path | None, output: Path) -> Path:
     """
     if snapshot is None:
         return (Path(output) / LATEST).resolve()
-    if _DATE.match(str(snapshot)) and not Path(snapshot).exists():
+    if DATE_NAME.match(str(snapshot)) and not Path(snapshot).exists():
         return Path(output) / SNAPSHOTS / str(snapshot)
     return Path(snapshot)
 
@@ -201,15 +185,6 @@ def clean_stale_staging(output_root: Path) -> list[Path]:
 
 
 # -- manifest ------------------------------------------------------------------------------------
-def sha256_file(path: Path) -> str:
-    """SHA-256 hex digest of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def file_entries(directory: Path, known: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
     """``{relative posix path: {size, sha256}}`` of every file but the manifest, sorted by path.
 
@@ -240,18 +215,6 @@ def file_entries(directory: Path, known: Mapping[str, Mapping[str, Any]] | None 
         else:
             out[rel] = {"size": size, "sha256": sha256_file(Path(path))}
     return out
-
-
-def code_version() -> str:
-    """The voharvest version that wrote a snapshot (installed metadata, else pyproject.toml)."""
-    try:
-        return importlib.metadata.version("voharvest")
-    except importlib.metadata.PackageNotFoundError:
-        pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
-        try:
-            return str(tomllib.loads(pyproject.read_text())["project"]["version"])
-        except (OSError, KeyError, tomllib.TOMLDecodeError):
-            return "0+unknown"
 
 
 def dumps(document: Mapping[str, Any]) -> bytes:

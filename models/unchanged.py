@@ -37,30 +37,23 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import importlib.metadata
 import json
 import os
 import re
-import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-#: Must equal :data:`models.snapshot.MANIFEST_FORMAT` (a test keeps them together).
-MANIFEST_FORMAT = "voharvest-snapshot/1"
-MANIFEST = "manifest.json"
-SNAPSHOTS = "snapshots"
-LATEST = "latest"
+from models.layout import LATEST, MANIFEST, MANIFEST_FORMAT, SNAPSHOTS, code_version, published_dates, sha256_file
+
 #: Defaults of the options that change snapshot bytes; must equal ``pipelines.assets.VISIBILITY_DAYS`` and
 #: ``models.identifiers.DEFAULT_AUTHORITY`` (a test keeps them together).
 DEFAULT_VISIBILITY_DAYS = 30.0
 DEFAULT_AUTHORITY = "voharvest"
 #: Two visibility windows closer than this (days, ~0.1 s) are the same window.
 _WINDOW_TOLERANCE = 1e-6
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _AUTHORITY = re.compile(r'"snapshots"\s*:\s*"ivo://(?P<auth>[^"]+?)/snapshot/"')
-_CHUNK = 1 << 20
 #: The project root (``models/`` is below it), where :data:`CODE_DIRS` are looked for.
 CODE_ROOT = Path(__file__).resolve().parents[1]
 #: What a snapshot's bytes depend on besides raw inputs and options: the code with its data files, and the
@@ -96,24 +89,6 @@ class Verdict:
 
 
 # -- what the current code and environment would write ----------------------------------------------
-def code_version() -> str:
-    """The voharvest version, as :func:`models.snapshot.code_version` records it (installed metadata, else pyproject).
-
-    Returns
-    -------
-    str
-        E.g. ``0.1.0``; ``0+unknown`` when neither is readable.
-    """
-    try:
-        return importlib.metadata.version("voharvest")
-    except importlib.metadata.PackageNotFoundError:
-        pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
-        try:
-            return str(tomllib.loads(pyproject.read_text())["project"]["version"])
-        except (OSError, KeyError, tomllib.TOMLDecodeError):
-            return "0+unknown"
-
-
 def effective_options(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The options of this process that change a snapshot's bytes (besides raw inputs and code).
 
@@ -252,15 +227,6 @@ def newest_code_file(root: Path = CODE_ROOT) -> tuple[int, Path] | None:
 
 
 # -- raw inputs ---------------------------------------------------------------------------------------
-def sha256_file(path: Path) -> str:
-    """SHA-256 hex digest of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def record_digest(content: bytes) -> str:
     """SHA-256 of a raw record as :meth:`scrapers.archive.RawArchive.export` writes it into ``raw/records/``.
 
@@ -316,16 +282,6 @@ def archive_keys(root: Path) -> dict[str, list[str]]:
 
 
 # -- the snapshot ---------------------------------------------------------------------------------
-def published_dates(output_root: Path) -> list[dt.date]:
-    """Dates with a published snapshot under ``output_root`` (as :func:`models.snapshot.published_dates`)."""
-    folder = Path(output_root) / SNAPSHOTS
-    if not folder.is_dir():
-        return []
-    return sorted(
-        dt.date.fromisoformat(p.name) for p in folder.iterdir() if _DATE.match(p.name) and (p / MANIFEST).is_file()
-    )
-
-
 def _read_manifest(snapshot: Path) -> tuple[dict[str, Any] | None, str | None]:
     path = snapshot / MANIFEST
     try:
