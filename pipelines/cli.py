@@ -21,10 +21,14 @@ import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 DEFAULT_OUTPUT = Path("output")
 DEFAULT_REPLAY = Path("recordings/replay")
+
+
+if TYPE_CHECKING:  # the unchanged check is imported lazily (no heavy imports before it)
+    from models.unchanged import Verdict
 
 
 def _progress_logger() -> Any:
@@ -310,14 +314,11 @@ def _backfill(args: argparse.Namespace) -> int:
                 results[day.isoformat()] = 1
                 continue
             if not (args.force or args.source or getattr(args, "rebuild", False)):
-                from models.unchanged import check_replay, summary_lines
+                from models.unchanged import check_replay
 
                 verdict = check_replay(Path(args.output), archive, day, public_base_url=args.public_base_url)
                 if verdict is not None and verdict.unchanged:  # published from these very bytes: skip
-                    for line in summary_lines(verdict):
-                        print(line, file=sys.stderr)
-                    print(verdict.snapshot.resolve(), flush=True)
-                    results[day.isoformat()] = 0
+                    results[day.isoformat()] = _report_unchanged(verdict)
                     continue
             results[day.isoformat()] = _harvest_date(args, sources, day, archive, instance, where)
     failed = [d for d, code in results.items() if code]
@@ -837,7 +838,7 @@ def _harvest_unchanged(argv: Sequence[str]) -> int | None:
         if args.as_of is None or args.as_of >= dt.datetime.now(dt.UTC).date():
             return None
         archive = Path(args.archive_dir) / args.as_of.isoformat()
-    from models.unchanged import check_replay, summary_lines
+    from models.unchanged import check_replay
 
     if not Path(archive).is_dir():
         return None
@@ -850,6 +851,13 @@ def _harvest_unchanged(argv: Sequence[str]) -> int | None:
                 f"harvest: {verdict.snapshot} is published but differs: {verdict.reason} -- rebuilding", file=sys.stderr
             )
         return None
+    return _report_unchanged(verdict)
+
+
+def _report_unchanged(verdict: Verdict) -> int:
+    """Print an unchanged snapshot's summary (stderr) and path (stdout), as a harvest ends; returns 0."""
+    from models.unchanged import summary_lines
+
     for line in summary_lines(verdict):
         print(line, file=sys.stderr)
     print(verdict.snapshot.resolve(), flush=True)

@@ -66,21 +66,21 @@ def _tles(args: argparse.Namespace) -> list | None:
 
 
 def _snapshot_moc(args: argparse.Namespace) -> Path:
-    """The visibility MOC file a snapshot publishes for ``args.facility`` (VLTI: the VLT's, same site)."""
-    from models.snapshot import SnapshotError, read_manifest, resolve_snapshot
+    """The visibility MOC file a snapshot publishes for ``args.facility`` (``--from-snapshot``)."""
+    from models.snapshot import SnapshotError, resolve_snapshot
     from models.visibility.facilities import VisibilityError, facility_name
+    from models.visibility.service import SnapshotMocs
 
     try:
-        snapshot = resolve_snapshot(args.snapshot, Path("output"))
-        described = read_manifest(snapshot).get("visibility") or {}
+        mocs = SnapshotMocs.open(resolve_snapshot(args.snapshot, Path("output")))
     except SnapshotError as exc:
         raise VisibilityError(str(exc)) from exc
     name = facility_name(args.facility)
-    entry = described.get("VLT" if name == "VLTI" else name)
+    entry = mocs.entry(name)
     if not entry or not entry.get("file"):
         why = (entry or {}).get("why", "the manifest does not describe it")
-        raise VisibilityError(f"snapshot {snapshot} publishes no visibility MOC for {name}: {why}")
-    return snapshot / str(entry["file"])
+        raise VisibilityError(f"snapshot {mocs.directory} publishes no visibility MOC for {name}: {why}")
+    return mocs.directory / str(entry["file"])
 
 
 def _run(args: argparse.Namespace) -> int:

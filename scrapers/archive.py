@@ -75,7 +75,8 @@ def _request_fields(request: Request) -> dict[str, Any]:
     }
 
 
-def _request_from(entry: Mapping[str, Any]) -> Request:
+def request_from_entry(entry: Mapping[str, Any]) -> Request:
+    """The :class:`Request` an archive log entry records (``source``, ``name``, ``url``, ``params``, ...)."""
     return Request(
         source=entry["source"],
         name=entry["name"],
@@ -270,7 +271,7 @@ class RawArchive:
     def records(self) -> Iterator[RawRecord]:
         """Every request's latest outcome, bytes verified."""
         for entry in self.entries():
-            yield self._record_from(entry, _request_from(entry))
+            yield self._record_from(entry, request_from_entry(entry))
 
     # -- snapshot date ---------------------------------------------------------------------
     @property

@@ -39,7 +39,7 @@ import pandas as pd
 
 from scrapers import html_tables
 from scrapers import text as text_layer
-from scrapers.archive import RawArchive, sha256_hex
+from scrapers.archive import RawArchive, request_from_entry, sha256_hex
 from scrapers.base import ParseError, RawRecord, Request, Source
 from scrapers.fetch import Fetcher, FetchError
 
@@ -487,16 +487,7 @@ def baseline_records(baseline: RawArchive | None, source: str) -> dict[str, RawR
     for entry in baseline.entries():
         if entry.get("source") != source or entry.get("error") is not None:
             continue
-        request = Request(
-            source=entry["source"],
-            name=entry["name"],
-            url=entry["url"],
-            method=entry["method"],
-            params=tuple((str(k), str(v)) for k, v in entry["params"]),
-            data=tuple((str(k), str(v)) for k, v in entry["data"]),
-            kind=entry["kind"],
-            query=entry["query"],
-        )
+        request = request_from_entry(entry)
         record = baseline.get_ok(request)
         if record is not None:
             out[request.name] = record

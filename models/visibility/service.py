@@ -235,6 +235,10 @@ class SnapshotMocs:
             raise VisibilityError(f"snapshot {directory} publishes no visibility MOC (manifest 'visibility' empty)")
         return cls(Path(directory), dict(described))
 
+    def entry(self, facility: str) -> dict[str, object] | None:
+        """The manifest's description of the MOC answering ``facility`` (VLTI: the VLT's, same site and constraints)."""
+        return self.described.get("VLT" if facility == "VLTI" else facility)
+
     def result(self, query: Query) -> Result:
         """The windows of ``query`` read from the facility's MOC."""
         from mocpy import STMOC
@@ -243,7 +247,7 @@ class SnapshotMocs:
         from models.visibility.moc import windows_from_stmoc
 
         key = "VLT" if query.facility == "VLTI" else query.facility
-        entry = self.described.get(key)
+        entry = self.entry(query.facility)
         if query.facility == "INTEGRAL" or entry is None:
             # INTEGRAL answers empty with its INFO; a facility the snapshot does not describe is computed
             return _compute(query, None)
