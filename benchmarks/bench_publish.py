@@ -287,7 +287,7 @@ def publish_day(
     )
     del history
     prev_obscore = None
-    if previous is not None and previous_manifest.get("code_version") == snapshot.code_version():
+    if previous is not None and snapshot.written_by_this_code(previous_manifest):
         prev_obscore = _timed(
             seconds,
             "read_previous",
@@ -329,6 +329,7 @@ def publish_day(
             previous=previous,
             previous_files=prev_files,
             entries=datalink_entries,
+            reuse_documents=snapshot.written_by_this_code(previous_manifest),
         ),
         rss,
     )
@@ -398,6 +399,7 @@ def publish_day(
         "snapshot": date.isoformat(),
         "as_of_mjd": as_of,
         "code_version": snapshot.code_version(),
+        "code_digest": snapshot.code_digest(),
         "previous_snapshot": None if previous is None else previous.name,
         "tables": entries,
         "changes": change_counts(frames["changes"]),
@@ -409,7 +411,7 @@ def publish_day(
         "datalink": {
             "public_base_url": None,
             "base_url": None,
-            "documents": len(links) - 1 if links else 0,
+            "documents": sum(rel.endswith(".xml") for rel in links),
             "index": DATALINK_INDEX if links else None,
         },
         "validation": {"violations": [], "checks": "all blocking checks passed"},

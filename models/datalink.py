@@ -23,10 +23,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from models.arrow import conform
 from models.columns import Column, TableSpec
 from models.layout import SNAPSHOTS
+from models.parquet import write_parquet
 from models.votable import document_head, document_tail, votable_bytes
 
 #: ``access_format`` of an ObsCore row whose ``access_url`` is a DataLink document (ObsCore 1.1 section 4.7).
@@ -466,6 +470,80 @@ def datalink_access(obscore: pd.DataFrame, base_url: str | None) -> pd.DataFrame
     return out
 
 
+#: Every link row of a snapshot's documents as one table (:data:`LINK_ROWS`): what the documents are made
+#: of, loadable by a TAP server as a DataLink table, and what the next day compares its rows with.
+LINKS_TABLE = f"{DATALINK_DIR}/links.parquet"
+LINK_ROWS = TableSpec(
+    name="links",
+    schema="datalink",
+    description="DataLink 1.1 links of every event-list dataset of a snapshot, with the document holding each",
+    utype="",
+    columns=(
+        *DATALINK.columns,
+        Column(
+            "document",
+            "char",
+            description="Path, in the snapshot, of the DataLink document holding this link",
+            null_rule="not-null",
+        ),
+    ),
+)
+#: Documents encoded and written per batch: bounds the memory of a snapshot with a million datasets.
+DOCUMENT_BATCH = 50_000
+
+
+def unchanged_documents(today: pa.Table, before: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+    """Which documents of ``today`` have exactly the link rows, in the same order, that ``before`` has.
+
+    A document's bytes are a function of its link rows (and of the writer: callers compare only tables
+    written by the same code). Rows of a document are consecutive in both tables (as
+    :func:`snapshot_links` orders them), so a document is unchanged when ``before`` holds it with as
+    many rows and each row equals, column by column, the row at the same position (NULL equal to NULL).
+    Vectorised over rows with Arrow kernels: no per-document Python.
+
+    Parameters
+    ----------
+    today, before
+        :data:`LINK_ROWS` tables (``before``: the previous snapshot's :data:`LINKS_TABLE`).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Document names of ``today`` in order, and a boolean per name: unchanged.
+    """
+    names, first, counts = _document_runs(today)
+    if not before.schema.equals(today.schema) or before.num_rows == 0:
+        return names, np.zeros(len(names), dtype=bool)
+    before_names, before_first, before_counts = _document_runs(before)
+    index = pd.Index(before_names)
+    if not index.is_unique:  # documents not consecutive: nothing is compared, everything rebuilt
+        return names, np.zeros(len(names), dtype=bool)
+    where = index.get_indexer(names)
+    candidate = where >= 0
+    candidate[candidate] = before_counts[where[candidate]] == counts[candidate]
+    doc_of_row = np.repeat(np.arange(len(names)), counts)
+    offset = np.arange(today.num_rows) - np.repeat(first, counts)
+    rows = np.flatnonzero(candidate[doc_of_row])
+    before_rows = before_first[where[doc_of_row[rows]]] + offset[rows]
+    same = np.ones(len(rows), dtype=bool)
+    for name in DATALINK.names:
+        a, b = today.column(name).take(rows), before.column(name).take(before_rows)
+        equal = pc.or_(pc.fill_null(pc.equal(a, b), False), pc.and_(pc.is_null(a), pc.is_null(b)))
+        same &= equal.to_numpy(zero_copy_only=False)
+    differs = np.ones(today.num_rows, dtype=np.int64)
+    differs[rows] = ~same
+    return names, candidate & (np.add.reduceat(differs, first) == 0)
+
+
+def _document_runs(links: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Names, first row and row count of each run of equal ``document`` values."""
+    documents = links.column("document").to_numpy(zero_copy_only=False).astype(object)
+    if len(documents) == 0:
+        return documents, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    first = np.flatnonzero(np.r_[True, documents[1:] != documents[:-1]])
+    return documents[first], first, np.diff(np.r_[first, len(documents)])
+
+
 def write_snapshot_datalinks(
     stage: Path,
     obscore: pd.DataFrame,
@@ -476,12 +554,17 @@ def write_snapshot_datalinks(
     previous: Path | None = None,
     previous_files: Mapping[str, Mapping[str, object]] | None = None,
     entries: dict[str, dict[str, object]] | None = None,
+    reuse_documents: bool = False,
 ) -> list[str]:
-    """Write a DataLink document for every event-list dataset of a snapshot, and their index.
+    """Write a DataLink document for every event-list dataset of a snapshot, their index and link table.
 
-    Each document is hashed in memory as it is written (the manifest needs its digest: no second
-    read); a document identical to the previous snapshot's (same size and SHA-256 in its manifest) is
-    a hard link to that immutable file instead of a new one (a copy where links fail).
+    Documents are encoded in batches of :data:`DOCUMENT_BATCH` (memory bounded at any size) and hashed
+    in memory as they are written (the manifest needs their digest: no second read). With
+    ``reuse_documents``, a document whose link rows equal those of the previous snapshot's
+    :data:`LINKS_TABLE` (:func:`unchanged_documents`) is not encoded at all: it becomes a hard link to the
+    previous snapshot's immutable file with its manifest entry, so a day costs its changed datasets plus
+    one link per unchanged one. Without it, a document that comes out identical to the previous one
+    (same size and SHA-256 in its manifest) is still a link instead of a second copy.
 
     Parameters
     ----------
@@ -498,12 +581,15 @@ def write_snapshot_datalinks(
         The previous published snapshot and its manifest's ``files`` (``None``: write everything).
     entries
         When given, filled with ``{relative path: {"size", "sha256"}}`` of every document written or linked.
+    reuse_documents
+        The previous snapshot was written by this very code (same :func:`models.layout.code_digest`), so
+        equal link rows mean equal documents.
 
     Returns
     -------
     list of str
-        Written files relative to ``stage``: ``datalink/<collection>/<obs_id>.xml`` per event list and
-        ``datalink/documents.csv`` (``obs_publisher_did,document``).
+        Written files relative to ``stage``: ``datalink/<collection>/<obs_id>.xml`` per event list,
+        ``datalink/documents.csv`` (``obs_publisher_did,document``) and :data:`LINKS_TABLE`.
     """
     stage = Path(stage)
     if gadf_links is None and (stage / "raw" / "records").is_dir():
@@ -511,24 +597,50 @@ def write_snapshot_datalinks(
     links = snapshot_links(obscore, obscore_hea, base_url, gadf_links=gadf_links)
     if links.empty:
         return []
-    documents = datalink_documents(links)
-    for folder in sorted({rel.rpartition("/")[0] for rel in documents}):  # a few collections
+    table = conform(links, LINK_ROWS)
+    names, first, counts = _document_runs(table)
+    same = None
+    prev_files = previous_files or {}
+    prev_links = None if previous is None else Path(previous) / LINKS_TABLE
+    if reuse_documents and prev_files and prev_links is not None and prev_links.is_file():
+        names, same = unchanged_documents(table, pq.read_table(prev_links))
+    for folder in sorted({rel.rpartition("/")[0] for rel in names.tolist()}):  # a few collections
         (stage / folder).mkdir(parents=True, exist_ok=True)
     root = str(stage) + os.sep
-    prev_root = None if previous is None or not previous_files else str(previous) + os.sep
-    for rel, content in documents.items():  # one file per dataset: plain os calls, no Path object each
-        entry = {"size": len(content), "sha256": hashlib.sha256(content).hexdigest()}
-        if entries is not None:
-            entries[rel] = entry
-        if prev_root is not None and previous_files.get(rel) == entry:
-            try:
-                os.link(prev_root + rel, root + rel)  # the previous snapshot's immutable, identical file
+    prev_root = None if previous is None else str(previous) + os.sep
+    linked = np.zeros(len(names), dtype=bool)
+    if same is not None and prev_root is not None:
+        for at in np.flatnonzero(same).tolist():  # one system call per unchanged dataset
+            rel = names[at]
+            entry = prev_files.get(rel)
+            if entry is None:
                 continue
+            try:
+                os.link(prev_root + rel, root + rel)
             except OSError:
-                pass  # another file system, a missing file: write it
-        with open(root + rel, "wb") as handle:
-            handle.write(content)
-    written = list(documents)
+                continue  # another file system, a missing file: written below
+            linked[at] = True
+            if entries is not None:
+                entries[rel] = dict(entry)
+    pending = links[np.repeat(~linked, counts)] if linked.any() else links
+    starts = np.r_[0, np.cumsum(counts[~linked])[:-1]].astype(np.int64) if (~linked).any() else np.zeros(0, int)
+    for at in range(0, len(starts), DOCUMENT_BATCH):
+        stop = starts[at + DOCUMENT_BATCH] if at + DOCUMENT_BATCH < len(starts) else len(pending)
+        batch = datalink_documents(pending.iloc[starts[at] : stop])
+        for rel, content in batch.items():  # one file per dataset: plain os calls, no Path object each
+            entry = {"size": len(content), "sha256": hashlib.sha256(content).hexdigest()}
+            if entries is not None:
+                entries[rel] = entry
+            if prev_root is not None and prev_files.get(rel) == entry:
+                try:
+                    os.link(prev_root + rel, root + rel)  # the previous snapshot's immutable, identical file
+                    continue
+                except OSError:
+                    pass  # another file system, a missing file: write it
+            with open(root + rel, "wb") as handle:
+                handle.write(content)
+        del batch
     index = links[["ID", "document"]].drop_duplicates().rename(columns={"ID": "obs_publisher_did"})
     (stage / DATALINK_INDEX).write_text(index.to_csv(index=False, lineterminator="\n"), encoding="utf-8")
-    return sorted([*written, DATALINK_INDEX])
+    write_parquet(table, LINK_ROWS, stage / LINKS_TABLE)
+    return sorted([*names.tolist(), DATALINK_INDEX, LINKS_TABLE])

@@ -72,10 +72,12 @@ from models.layout import (  # noqa: F401 (re-exported: the snapshot layout)
     MANIFEST_FORMAT,
     SNAPSHOTS,
     STAGING,
+    code_digest,
     code_version,
     published_dates,
     sha256_file,
     snapshot_path,
+    written_by_this_code,
 )
 from models.moc import plan_snapshot_mocs, votable_budget
 from models.parquet import write_parquet
@@ -185,6 +187,28 @@ def clean_stale_staging(output_root: Path) -> list[Path]:
 
 
 # -- manifest ------------------------------------------------------------------------------------
+def _walk_files(directory: Path) -> list[tuple[str, str]]:
+    """``(relative posix path, absolute path)`` of every file and symlink under ``directory``, sorted.
+
+    ``os.walk`` with plain strings (no :class:`~pathlib.Path` per file): snapshots hold one DataLink
+    document per event list, hundreds of thousands of files at archive scale.
+    """
+    top = str(directory)
+    found: list[tuple[str, str]] = []
+    for dirpath, dirnames, filenames in os.walk(top):
+        prefix = os.path.relpath(dirpath, top).replace(os.sep, "/")
+        prefix = "" if prefix == "." else prefix + "/"
+        found += [(prefix + name, os.path.join(dirpath, name)) for name in filenames]
+        # a symlinked folder is listed like a file (os.walk does not descend into it)
+        found += [
+            (prefix + name, os.path.join(dirpath, name))
+            for name in dirnames
+            if os.path.islink(os.path.join(dirpath, name))
+        ]
+    found.sort()
+    return found
+
+
 def file_entries(directory: Path, known: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
     """``{relative posix path: {size, sha256}}`` of every file but the manifest, sorted by path.
 
@@ -193,33 +217,41 @@ def file_entries(directory: Path, known: Mapping[str, Mapping[str, Any]] | None 
     directory
         The snapshot (or stage).
     known
-        Entries already computed for files of this directory (reused when the size still matches:
-        each byte is hashed once on the way to publication).
+        Entries already computed for files of this directory by whoever wrote (or linked) them, from
+        the bytes written: reused as they are, without reading or even ``stat``-ing the file (each byte
+        hashed once on the way to publication; publication still compares every file's size with the
+        manifest). Other files are read and hashed.
     """
-    directory = Path(directory)
     known = known or {}
-    top = str(directory)
-    found: list[tuple[str, str]] = []  # (relative posix path, absolute path): os.walk, no Path per file
-    for dirpath, _dirnames, filenames in os.walk(top):
-        prefix = os.path.relpath(dirpath, top).replace(os.sep, "/")
-        prefix = "" if prefix == "." else prefix + "/"
-        found += [(prefix + name, os.path.join(dirpath, name)) for name in filenames]
     out: dict[str, dict[str, Any]] = {}
-    for rel, path in sorted(found):
+    for rel, path in _walk_files(Path(directory)):
         if rel == MANIFEST:
             continue
-        size = os.stat(path).st_size
         entry = known.get(rel)
-        if entry is not None and entry.get("size") == size:
-            out[rel] = {"size": size, "sha256": entry["sha256"]}
+        if entry is not None:
+            out[rel] = {"size": entry["size"], "sha256": entry["sha256"]}
         else:
-            out[rel] = {"size": size, "sha256": sha256_file(Path(path))}
+            out[rel] = {"size": os.stat(path).st_size, "sha256": sha256_file(Path(path))}
     return out
 
 
 def dumps(document: Mapping[str, Any]) -> bytes:
-    """Deterministic JSON bytes (sorted keys, fixed indentation, trailing newline)."""
-    return (json.dumps(document, sort_keys=True, indent=1, ensure_ascii=False, allow_nan=False) + "\n").encode()
+    """Deterministic JSON bytes (sorted keys, fixed indentation, trailing newline).
+
+    A top-level ``files`` mapping (a manifest's: one entry per file, hundreds of thousands at archive
+    scale) is written one file per line, ``"path": {"sha256": ..., "size": ...}``, by the C encoder: the
+    same JSON value, easier to read and diff, and about ten times faster than the indented encoder.
+    """
+    files = document.get("files") if isinstance(document, Mapping) else None
+    if not isinstance(files, Mapping) or not files:
+        return (json.dumps(document, sort_keys=True, indent=1, ensure_ascii=False, allow_nan=False) + "\n").encode()
+    rest = {k: v for k, v in document.items() if k != "files"}
+    head = json.dumps({**rest, "files": None}, sort_keys=True, indent=1, ensure_ascii=False, allow_nan=False)
+    encode = json.JSONEncoder(sort_keys=True, ensure_ascii=False, allow_nan=False, separators=(", ", ": ")).encode
+    lines = ",\n".join(f"  {encode(rel)}: {encode(entry)}" for rel, entry in sorted(files.items()))
+    marker = '\n "files": null'  # the top level's indentation: nested keys are indented more
+    at = head.index(marker)
+    return (head[:at] + '\n "files": {\n' + lines + "\n }" + head[at + len(marker) :] + "\n").encode()
 
 
 def write_manifest(
@@ -252,24 +284,29 @@ def _check_files(
 ) -> tuple[list[str], set[str]]:
     problems: list[str] = []
     bad: set[str] = set()
-    actual = {p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file() or p.is_symlink()}
-    actual.discard(MANIFEST)
-    for rel in sorted(actual - set(listed)):
+    actual = dict(_walk_files(directory))  # one walk, one stat per file: no Path object each
+    actual.pop(MANIFEST, None)
+    for rel in sorted(actual.keys() - listed.keys()):
         problems.append(f"{rel}: file not listed in {MANIFEST}")
         bad.add(rel)
     for rel, entry in sorted(listed.items()):
-        path = directory / rel
-        if rel not in actual:
+        path = actual.get(rel)
+        if path is None:
             problems.append(f"{rel}: listed in {MANIFEST} but missing")
             bad.add(rel)
             continue
-        size = path.stat().st_size
+        try:
+            size = os.stat(path).st_size
+        except OSError as exc:  # a dangling symlink
+            problems.append(f"{rel}: cannot be read ({exc.strerror})")
+            bad.add(rel)
+            continue
         if size != entry.get("size"):
             problems.append(f"{rel}: size {size} bytes, manifest says {entry.get('size')}")
             bad.add(rel)
         if not rehash:
             continue
-        digest = sha256_file(path)
+        digest = sha256_file(Path(path))
         if digest != entry.get("sha256"):
             problems.append(f"{rel}: SHA-256 {digest} does not match the manifest's {entry.get('sha256')}")
             bad.add(rel)
@@ -823,6 +860,7 @@ def stage_snapshot(
             previous=previous,
             previous_files=None if previous_manifest is None else previous_manifest.get("files"),
             entries=datalink_entries,
+            reuse_documents=written_by_this_code(previous_manifest),
         )
         tables = {**tables, "obscore": datalink_access(tables["obscore"], base_url)}
         previous_rows = (
@@ -874,6 +912,7 @@ def stage_snapshot(
             "as_of_mjd": provenance["as_of_mjd"],
             "previous_snapshot": provenance["previous_snapshot"],
             "code_version": code_version(),
+            "code_digest": code_digest(),
             "tables": entries,
             "changes": provenance["changes"],
             "mocs": mocs,
@@ -888,7 +927,7 @@ def stage_snapshot(
             "datalink": {
                 "public_base_url": public_base_url,
                 "base_url": base_url,
-                "documents": len(links) - 1 if links else 0,
+                "documents": sum(rel.endswith(".xml") for rel in links),
                 "index": DATALINK_INDEX if links else None,
             },
             "validation": {"violations": provenance["violations"], "checks": "all blocking checks passed"},

@@ -45,7 +45,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from models.layout import LATEST, MANIFEST, MANIFEST_FORMAT, SNAPSHOTS, code_version, published_dates, sha256_file
+from models.layout import (
+    CODE_ROOT,
+    LATEST,
+    MANIFEST,
+    MANIFEST_FORMAT,
+    SNAPSHOTS,
+    code_files,
+    code_version,
+    published_dates,
+    sha256_file,
+)
 
 #: Defaults of the options that change snapshot bytes; must equal ``pipelines.assets.VISIBILITY_DAYS`` and
 #: ``models.identifiers.DEFAULT_AUTHORITY`` (a test keeps them together).
@@ -54,11 +64,6 @@ DEFAULT_AUTHORITY = "voharvest"
 #: Two visibility windows closer than this (days, ~0.1 s) are the same window.
 _WINDOW_TOLERANCE = 1e-6
 _AUTHORITY = re.compile(r'"snapshots"\s*:\s*"ivo://(?P<auth>[^"]+?)/snapshot/"')
-#: The project root (``models/`` is below it), where :data:`CODE_DIRS` are looked for.
-CODE_ROOT = Path(__file__).resolve().parents[1]
-#: What a snapshot's bytes depend on besides raw inputs and options: the code with its data files, and the
-#: TLE sets of the visibility MOCs (``models.visibility.TLE_DIRECTORY``). Relative to :data:`CODE_ROOT`.
-CODE_DIRS = ("models", "scrapers", "pipelines", "recordings/visibility")
 
 
 @dataclass(frozen=True)
@@ -197,14 +202,12 @@ def options_difference(wanted: Mapping[str, Any], recorded: Mapping[str, Any]) -
 
 
 def newest_code_file(root: Path = CODE_ROOT) -> tuple[int, Path] | None:
-    """The most recently modified file of the code and its reference data (:data:`CODE_DIRS` under ``root``).
-
-    Compiled caches (``__pycache__``) are skipped: importing writes them after a snapshot.
+    """The most recently modified of :func:`models.layout.code_files` (the code and its reference data).
 
     Parameters
     ----------
     root
-        Project root (default: the one this module is installed in).
+        Project root whose code files are looked at.
 
     Returns
     -------
@@ -212,17 +215,13 @@ def newest_code_file(root: Path = CODE_ROOT) -> tuple[int, Path] | None:
         ``(mtime_ns, path)``, or ``None`` when none of the directories exists.
     """
     newest: tuple[int, Path] | None = None
-    for name in CODE_DIRS:
-        for folder, dirs, files in os.walk(Path(root) / name):
-            dirs[:] = [d for d in dirs if d != "__pycache__"]
-            for file in files:
-                path = Path(folder) / file
-                try:
-                    mtime = path.stat().st_mtime_ns
-                except OSError:
-                    continue
-                if newest is None or mtime > newest[0]:
-                    newest = (mtime, path)
+    for path in code_files(root):
+        try:
+            mtime = path.stat().st_mtime_ns
+        except OSError:
+            continue
+        if newest is None or mtime > newest[0]:
+            newest = (mtime, path)
     return newest
 
 

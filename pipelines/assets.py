@@ -311,9 +311,7 @@ def build_ivoa_asset(sources: Mapping[str, Source]) -> dg.AssetsDefinition:
             when,
             # X-ray ObsCore rows of unchanged performed observations come from the previous snapshot
             # when the same code wrote it (models.compose.xray_obscore)
-            previous_obscore=prev_tables
-            if previous_manifest is not None and previous_manifest.get("code_version") == snapshot.code_version()
-            else None,
+            previous_obscore=prev_tables if snapshot.written_by_this_code(previous_manifest) else None,
         )
         report: list[dict[str, Any]] = []
         for name in OUT_TABLES:
