@@ -187,24 +187,24 @@ def clean_stale_staging(output_root: Path) -> list[Path]:
 
 
 # -- manifest ------------------------------------------------------------------------------------
-def _walk_files(directory: Path) -> list[tuple[str, str]]:
-    """``(relative posix path, absolute path)`` of every file and symlink under ``directory``, sorted.
+def _walk_files(directory: Path) -> list[str]:
+    """Relative posix path of every file and symlink under ``directory``, sorted.
 
-    ``os.walk`` with plain strings (no :class:`~pathlib.Path` per file): snapshots hold one DataLink
-    document per event list, hundreds of thousands of files at archive scale.
+    ``os.scandir`` with plain strings (no :class:`~pathlib.Path` or ``os.path.join`` per file): snapshots
+    hold one DataLink document per event list, hundreds of thousands of files at archive scale. A
+    symlinked folder is listed like a file (not followed).
     """
-    top = str(directory)
-    found: list[tuple[str, str]] = []
-    for dirpath, dirnames, filenames in os.walk(top):
-        prefix = os.path.relpath(dirpath, top).replace(os.sep, "/")
-        prefix = "" if prefix == "." else prefix + "/"
-        found += [(prefix + name, os.path.join(dirpath, name)) for name in filenames]
-        # a symlinked folder is listed like a file (os.walk does not descend into it)
-        found += [
-            (prefix + name, os.path.join(dirpath, name))
-            for name in dirnames
-            if os.path.islink(os.path.join(dirpath, name))
-        ]
+    top = str(directory) + os.sep
+    found: list[str] = []
+    folders = [""]
+    while folders:
+        prefix = folders.pop()
+        with os.scandir(top + prefix) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    folders.append(prefix + entry.name + "/")
+                else:
+                    found.append(prefix + entry.name)
     found.sort()
     return found
 
@@ -223,15 +223,16 @@ def file_entries(directory: Path, known: Mapping[str, Mapping[str, Any]] | None 
         manifest). Other files are read and hashed.
     """
     known = known or {}
+    top = str(directory) + os.sep
     out: dict[str, dict[str, Any]] = {}
-    for rel, path in _walk_files(Path(directory)):
+    for rel in _walk_files(Path(directory)):
         if rel == MANIFEST:
             continue
         entry = known.get(rel)
         if entry is not None:
             out[rel] = {"size": entry["size"], "sha256": entry["sha256"]}
         else:
-            out[rel] = {"size": os.stat(path).st_size, "sha256": sha256_file(Path(path))}
+            out[rel] = {"size": os.stat(top + rel).st_size, "sha256": sha256_file(Path(top + rel))}
     return out
 
 
@@ -284,14 +285,15 @@ def _check_files(
 ) -> tuple[list[str], set[str]]:
     problems: list[str] = []
     bad: set[str] = set()
-    actual = dict(_walk_files(directory))  # one walk, one stat per file: no Path object each
-    actual.pop(MANIFEST, None)
-    for rel in sorted(actual.keys() - listed.keys()):
+    top = str(directory) + os.sep
+    actual = set(_walk_files(directory))  # one walk, one stat per file: no Path object each
+    actual.discard(MANIFEST)
+    for rel in sorted(actual - listed.keys()):
         problems.append(f"{rel}: file not listed in {MANIFEST}")
         bad.add(rel)
     for rel, entry in sorted(listed.items()):
-        path = actual.get(rel)
-        if path is None:
+        path = top + rel
+        if rel not in actual:
             problems.append(f"{rel}: listed in {MANIFEST} but missing")
             bad.add(rel)
             continue
