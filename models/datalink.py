@@ -380,13 +380,20 @@ def snapshot_links(
         :data:`DATALINK` columns plus ``document``; rows of one document together, ``#this`` first.
     """
     paths = document_paths(obscore)
-    events = obscore[paths.notna().to_numpy()].assign(document=paths[paths.notna()])
+    has_path = paths.notna().to_numpy()
+    events = obscore[has_path].assign(document=paths[has_path])
+    # each event list's place in document-name order: links are sorted by integers, not by strings
+    names = events["document"].to_numpy(dtype=str)
+    place = np.empty(len(names), dtype=np.int64)
+    place[np.argsort(names, kind="stable")] = np.arange(len(names))
+    events = events.assign(_doc=place)
     gadf_links = gadf_links if gadf_links is not None else pd.DataFrame(columns=[*_LINK_COLUMNS, "x_obs_id"])
     gadf_links = gadf_links.drop(columns=["document", "x_obs_id"], errors="ignore")
-    gadf_links = gadf_links[gadf_links["ID"].isin(set(events["obs_publisher_did"]))]
-    doc_of = events.set_index("obs_publisher_did")["document"]
-    covered = set(gadf_links["ID"])
-    rest = events[~events["obs_publisher_did"].isin(covered)]
+    where = pd.Index(events["obs_publisher_did"]).get_indexer(gadf_links["ID"])
+    gadf_links = gadf_links[where >= 0].assign(
+        document=events["document"].to_numpy()[where[where >= 0]], _doc=place[where[where >= 0]]
+    )
+    rest = events[~events["obs_publisher_did"].isin(set(gadf_links["ID"])).to_numpy()]
     url = rest["access_url"].astype(object)
     has_url = url.notna().to_numpy(dtype=bool)
     label = rest["obs_collection"].astype(str) + " observation " + rest["obs_id"].astype(str)
@@ -403,6 +410,8 @@ def snapshot_links(
             "content_type": rest["access_format"].astype(object).where(pd.Series(has_url, index=url.index), None),
             "content_length": pd.array([None] * len(rest), dtype="Int64"),
             "content_qualifier": np.where(has_url, "event-list", None),
+            "document": rest["document"].to_numpy(),
+            "_doc": rest["_doc"].to_numpy(),
         }
     )
     from models.hea import XRAY_ARCHIVES
@@ -419,6 +428,8 @@ def snapshot_links(
             "content_type": None,
             "content_length": pd.array([None] * len(xray), dtype="Int64"),
             "content_qualifier": None,
+            "document": xray["document"].to_numpy(),
+            "_doc": xray["_doc"].to_numpy(),
         }
     )
     target = base_url.rstrip("/") + "/" + PROVENANCE_TARGET if base_url else "../../" + PROVENANCE_TARGET
@@ -434,6 +445,8 @@ def snapshot_links(
             "content_type": PROVENANCE_TYPE,
             "content_length": pd.array([None] * len(events), dtype="Int64"),
             "content_qualifier": None,
+            "document": events["document"].to_numpy(),
+            "_doc": place,
         }
     )
     parts = [p for p in (gadf_links, this, calibration, provenance) if len(p)]
@@ -445,8 +458,9 @@ def snapshot_links(
         [0, 1, 2],
         default=3,
     )
-    links = links.assign(document=links["ID"].map(doc_of), _rank=rank)
-    links = links.sort_values(["document", "_rank", "_part"], kind="stable").drop(columns=["_rank", "_part"])
+    # by document name, then #this, #calibration, #auxiliary, the rest; rows of a rank in their order
+    order = np.lexsort((np.arange(len(links)), links["_part"].to_numpy(), rank, links["_doc"].to_numpy()))
+    links = links.take(order)
     return links[[*_LINK_COLUMNS, "document"]].reset_index(drop=True)
 
 
