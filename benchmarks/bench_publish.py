@@ -468,62 +468,117 @@ def publish_day(
     return seconds, facts, frames
 
 
+def run_day(day: str, work: pathlib.Path, root: pathlib.Path) -> dict[str, Any]:
+    """One publication of :func:`run` in this (fresh) process: its inputs read from ``work``, then timed.
+
+    A real publication is one process holding one day's harvest; so is this one, and its peak RSS is
+    that of such a process (interpreter, libraries, the day's inputs and the publication).
+    """
+    import gc
+    import pickle
+
+    plan = json.loads((work / "days.json").read_text())[day]
+    with open(work / plan["harvest"], "rb") as handle:
+        harvest = pickle.load(handle)  # noqa: S301 - written by run() of this benchmark
+    history = None
+    if plan["history"]:
+        with open(work / plan["history"], "rb") as handle:
+            history = pickle.load(handle)  # noqa: S301 - written by run() of this benchmark
+    gc.collect()
+    with RssSampler() as rss:
+        seconds, facts, _frames = publish_day(
+            root, harvest, dt.date.fromisoformat(plan["date"]), plan["as_of"], rss, history
+        )
+    return {
+        "stages_s": {k: round(seconds.get(k, 0.0), 3) for k in STAGES},
+        "total_s": round(sum(seconds.values()), 3),
+        "peak_rss_mb": round(rss.peak, 1),
+        "stage_rss_mb": {k: round(v, 1) for k, v in rss.per_stage.items()},
+        "ru_maxrss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        **facts,
+    }
+
+
+def _published_frames(snapshot_dir: pathlib.Path) -> dict[str, Any]:
+    """The tables of a published snapshot as frames (the floor is measured on the same rows)."""
+    import pyarrow.parquet as pq
+
+    from models.arrow import to_frame
+    from models.history_store import HISTORY_TABLE, read_history
+    from models.snapshot import read_manifest
+
+    out = {}
+    for name in read_manifest(snapshot_dir)["tables"]:
+        if name == HISTORY_TABLE:
+            out[name] = to_frame(read_history(snapshot_dir))
+        else:
+            out[name] = to_frame(pq.read_table(snapshot_dir / f"{name}.parquet"))
+    return out
+
+
 def run(rows: int, changes: int, keep: pathlib.Path | None = None) -> dict[str, Any]:
     """Publish three days of ``rows`` obsplan rows into one root; returns the figures.
 
     ``full``: the day before, ``changes`` observations changed against the history of the day before
-    that (in memory), into an empty root: every file built, as before issue 13's storage. ``daily``: the
-    day, ``changes`` observations changed, with the full day's snapshot to reuse from. ``nochange``:
-    the next day with the same rows.
+    that, into an empty root: every file built, as before issue 13's storage. ``daily``: the day,
+    ``changes`` observations changed, with the full day's snapshot to reuse from. ``nochange``: the
+    next day with the same rows. The inputs are generated here and written to disk; each day is then
+    published by a fresh process (:func:`run_day`), as a daily run would be.
     """
     import gc
+    import pickle
+    import shutil
 
     from benchmarks import schedules
     from models import snapshot
     from models.arrow import conform
+    from models.compose import compose
 
     t0 = time.perf_counter()
     current = schedules.harvest(rows)
     date = schedules.AS_OF_DATE
     as_of = schedules.as_of_mjd()
     # the day before (``changes`` exposures different) and the day before that (as many again): the full
-    # publication is the day before, reconciled against the history of the day before that, held in memory
+    # publication is the day before, reconciled against the history of the day before that
     before = schedules.previous_harvest(current, changes, seed=1)
     first = schedules.previous_harvest(before, changes, seed=2)
-    from models.compose import compose
-
     history = compose(
         {k: {"obsplan": f} for k, f in first.items()}, None, None, date - dt.timedelta(days=2), as_of - 2.0
     )["obsplan_history"]
-    del first
+    work = pathlib.Path(tempfile.mkdtemp(prefix="bench_inputs-", dir=keep))
+    for name, value in (("before.pkl", before), ("current.pkl", current), ("history.pkl", history)):
+        with open(work / name, "wb") as handle:
+            pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    plan = {
+        "full": {
+            "harvest": "before.pkl",
+            "history": "history.pkl",
+            "date": date - dt.timedelta(days=1),
+            "as_of": as_of - 1,
+        },
+        "daily": {"harvest": "current.pkl", "history": None, "date": date, "as_of": as_of},
+        "nochange": {
+            "harvest": "current.pkl",
+            "history": None,
+            "date": date + dt.timedelta(days=1),
+            "as_of": as_of + 1,
+        },
+    }
+    (work / "days.json").write_text(json.dumps(plan, default=str))
+    del first, before, current, history
+    gc.collect()
     generate_s = time.perf_counter() - t0
 
     root = pathlib.Path(tempfile.mkdtemp(prefix="bench_publish-", dir=keep))
     days: dict[str, Any] = {}
-    kept: dict[str, Any] = {}
     for day in DAYS:
-        if day == "full":
-            harvest, when, at = before, date - dt.timedelta(days=1), as_of - 1.0
-        else:
-            harvest, when, at = current, date + dt.timedelta(days=DAYS.index(day) - 1), as_of + DAYS.index(day) - 1
-        gc.collect()
-        with RssSampler() as rss:
-            seconds, facts, frames = publish_day(root, harvest, when, at, rss, history if day == "full" else None)
-        history = before = harvest = None
-        total = sum(seconds.values())
-        days[day] = {
-            "stages_s": {k: round(seconds.get(k, 0.0), 3) for k in STAGES},
-            "total_s": round(total, 3),
-            "peak_rss_mb": round(rss.peak, 1),
-            "stage_rss_mb": {k: round(v, 1) for k, v in rss.per_stage.items()},
-            **facts,
-        }
-        if day == "daily":  # the floor is measured on the daily snapshot's rows
-            kept = frames
-        del frames
-    gc.collect()
+        cmd = [sys.executable, __file__, "--day", day, "--work", str(work), "--root", str(root)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=ROOT)
+        if proc.returncode:
+            raise SystemExit(f"day {day} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        days[day] = json.loads(proc.stdout.strip().splitlines()[-1])
     floor_dir = pathlib.Path(tempfile.mkdtemp(prefix="floor-", dir=keep))
-    frames = kept
+    frames = _published_frames(root / "snapshots" / date.isoformat())  # the floor: the daily snapshot's rows
     tables = {n: conform(f, snapshot.SNAPSHOT_TABLES[n]) for n, f in frames.items()}
     floor = floor_seconds(tables, frames, floor_dir)
     floor_total = sum(floor.values())
@@ -552,12 +607,11 @@ def run(rows: int, changes: int, keep: pathlib.Path | None = None) -> dict[str, 
         "daily_over_full": round(days["daily"]["total_s"] / full, 3),
         "nochange_over_full": round(days["nochange"]["total_s"] / full, 3),
         "peak_rss_mb": max(d["peak_rss_mb"] for d in days.values()),
-        "ru_maxrss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "ru_maxrss_mb": max(d["ru_maxrss_mb"] for d in days.values()),
         "load_average": round(os.getloadavg()[0], 2),
     }
+    shutil.rmtree(work, ignore_errors=True)
     if keep is None:
-        import shutil
-
         shutil.rmtree(root, ignore_errors=True)
         shutil.rmtree(floor_dir, ignore_errors=True)
     return result
@@ -593,7 +647,10 @@ def _print_table(result: dict[str, Any]) -> None:
         f"reconcile (daily): {days['daily']['reconcile']}; "
         f"history rows written: {days['daily']['history_rows_written']}"
     )
-    print(f"peak RSS {result['peak_rss_mb']:.0f} MB during the stages, ru_maxrss {result['ru_maxrss_mb']:.0f} MB")
+    print(
+        f"peak RSS {result['peak_rss_mb']:.0f} MB during the stages, ru_maxrss {result['ru_maxrss_mb']:.0f} MB "
+        "(each day in a fresh process holding its inputs)"
+    )
     sizes = days["full"]["sizes_bytes"]
     print("sizes MB (full): " + ", ".join(f"{k} {v / mb:.1f}" for k, v in sizes.items()))
 
@@ -604,7 +661,13 @@ def main() -> None:
     parser.add_argument("--changes", type=int, default=100)
     parser.add_argument("--keep", type=pathlib.Path, help="write the snapshots under this directory and keep them")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--day", choices=DAYS, help=argparse.SUPPRESS)
+    parser.add_argument("--work", type=pathlib.Path, help=argparse.SUPPRESS)
+    parser.add_argument("--root", type=pathlib.Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.day:
+        print(json.dumps(run_day(args.day, args.work, args.root)))
+        return
     if args.child:
         print(json.dumps(run(args.rows[0], args.changes, args.keep)))
         return
