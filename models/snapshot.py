@@ -84,7 +84,7 @@ from models.parquet import write_parquet
 from models.provenance import row_provenance, write_provenance
 from models.tables import HISTORY_TABLES, IVOA_TABLES, PROVENANCE_TABLES
 from models.tap_kit import write_tap_kit
-from models.validate import validate
+from models.validate import validate_table
 from models.visibility.moc import write_snapshot_visibility
 from models.votable import write_votable
 
@@ -364,7 +364,7 @@ def _check_table(
         return [*problems, f"{label}: cannot be read as Parquet ({type(exc).__name__}: {exc})"]
     table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
     del tables
-    problems += [f"{label}: {v.message}" for v in validate(to_frame(table), spec, as_of=as_of)]
+    problems += [f"{label}: {v.message}" for v in validate_table(table, spec, as_of=as_of)]
     return problems
 
 

@@ -9,8 +9,10 @@ read the message.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -18,6 +20,9 @@ import pandas as pd
 from models.columns import TIMED_STATUSES, Column, TableSpec
 from models.facilities import BAND_RTOL, FACILITIES, Facility, instrument_bands, instrument_fov
 from models.timeutil import mjd_from_date, mjd_from_datetime
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 #: Every violation code and the check group it belongs to: the ONE place where a code is declared.
 #: ``pipelines.checks`` builds one blocking check per group from this mapping, so a new code joins a
@@ -236,6 +241,54 @@ def validate(frame: pd.DataFrame, spec: TableSpec, *, as_of: AsOf = None) -> lis
 
 
 # ------------------------------------------------------------------------------------ plausibility
+
+
+#: Rows converted to pandas at a time by :func:`validate_table` (bounds the memory of a million-row check).
+VALIDATE_SLICE = 250_000
+
+
+def validate_table(
+    table: pa.Table, spec: TableSpec, *, as_of: AsOf = None, slice_rows: int = VALIDATE_SLICE
+) -> list[Violation]:
+    """:func:`validate` of an Arrow table, a slice of rows at a time: the same violations, bounded memory.
+
+    Every rule but uniqueness looks at one row at a time, so each slice is checked on its own (its
+    violations' rows shifted by the slice's start and merged per rule); uniqueness is checked on the
+    key columns of the whole table. Publication re-checks each table it wrote this way: a million-row
+    table never exists twice in pandas next to the frames being published.
+
+    Parameters
+    ----------
+    table
+        The rows, e.g. as read back from a snapshot's Parquet file.
+    spec, as_of
+        As for :func:`validate`.
+    slice_rows
+        Rows per slice.
+
+    Returns
+    -------
+    list[Violation]
+        As :func:`validate` gives for the whole table (same violations, grouped per rule).
+    """
+    from models.arrow import to_frame
+
+    if table.num_rows <= slice_rows:
+        return validate(to_frame(table), spec, as_of=as_of)
+    per_row_rules = dataclasses.replace(spec, unique=())
+    merged: dict[tuple[str, str, str, str], list[np.ndarray]] = {}
+    for start in range(0, table.num_rows, slice_rows):
+        for v in validate(to_frame(table.slice(start, slice_rows)), per_row_rules, as_of=as_of):
+            rows = np.asarray(v.rows, dtype=np.int64) + start
+            merged.setdefault((v.code, v.table, v.column, v.rule), []).append(rows)
+    out = [Violation(*key, rows=tuple(np.concatenate(parts).tolist())) for key, parts in merged.items()]
+    name = spec.qualified_name
+    for key in spec.unique:
+        if all(k in table.column_names for k in key):
+            m = to_frame(table.select(list(key))).duplicated(list(key), keep=False).to_numpy()
+            if m.any():
+                out.append(Violation("unique", name, ",".join(key), f"({', '.join(key)}) must be unique", _rows(m)))
+    return out
 
 
 def as_of_mjd(as_of: AsOf) -> float | None:
