@@ -301,7 +301,7 @@ def publish_day(
     from models.history import change_counts, changes_document
     from models.history_store import HISTORY_TABLE, read_previous_history, write_history
     from models.landing import write_landing_page
-    from models.provenance import row_provenance, write_provenance
+    from models.provenance import read_previous_row_provenance, row_provenance, write_provenance
     from models.tap_kit import write_tap_kit
     from models.validate import validate
 
@@ -360,11 +360,7 @@ def publish_day(
         rss,
     )
     frames["obscore"] = datalink_access(frames["obscore"], None)  # no public base URL: unchanged
-    previous_rows = None
-    if previous is not None and (previous / "row_provenance.parquet").is_file():
-        previous_rows = _timed(
-            seconds, "read_previous", lambda: to_frame(pq.read_table(previous / "row_provenance.parquet")), rss
-        )
+    previous_rows = _timed(seconds, "read_previous", lambda: read_previous_row_provenance(previous, sources), rss)
     frames["row_provenance"] = _timed(
         seconds,
         "provenance",

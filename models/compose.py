@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 
 from models.arrow import empty_frame
 from models.hea import XRAY_ARCHIVES, xray_performed_to_obscore
-from models.history import SOURCE_COLUMN, reconcile
+from models.history import SOURCE_COLUMN, reconcile, sort_order
 from models.identifiers import publisher_did
 from models.tables import OBSCORE, OBSCORE_HEA, OBSCORE_RADIO
 
@@ -39,9 +39,8 @@ def _union(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
 def _order(frame: pd.DataFrame, name: str) -> pd.DataFrame:
     by = ["obs_collection", "obs_id", _DID] if name == "obscore" else [_DID]
     by = [c for c in by if c in frame.columns]
-    if not by or frame.empty:
-        return frame.reset_index(drop=True)
-    return frame.sort_values(by, kind="stable", na_position="last").reset_index(drop=True)
+    order = sort_order(frame, by) if by and not frame.empty else None  # Arrow's sort; None: already in order
+    return frame.reset_index(drop=True) if order is None else frame.take(order).reset_index(drop=True)
 
 
 def source_collections(frames: Mapping[str, pd.DataFrame]) -> list[str]:
@@ -97,19 +96,23 @@ def xray_obscore(
     old = performed & xray & (t_planning < as_of_mjd)
     if not old.any():
         return xray_performed_to_obscore(obsplan)
-    rows = obsplan.loc[old]
-    collection = rows["obs_collection"].where(rows["obs_collection"].notna(), rows["facility_name"]).astype(object)
-    dids = pa.array(publisher_did(collection, rows["obs_id"].astype(str)), type=pa.string(), from_pandas=True)
+    rows = np.flatnonzero(old)  # only the three columns the identifier needs are taken, not the whole rows
+    collection = obsplan["obs_collection"].iloc[rows]
+    collection = collection.where(collection.notna(), obsplan["facility_name"].iloc[rows]).astype(object)
+    dids = pa.array(
+        publisher_did(collection, obsplan["obs_id"].iloc[rows].astype(str)), type=pa.string(), from_pandas=True
+    )
     unique = len(pc.unique(dids)) == len(dids)
     kept = {}
     for name in ("obscore", "obscore_hea"):
         frame = previous[name]
         present = pa.array(frame[_DID], type=pa.string(), from_pandas=True)
-        take = frame[np.asarray(pc.is_in(present, value_set=dids).to_numpy(zero_copy_only=False), dtype=bool)]
-        if len(take) != len(dids) or not unique:
+        mask = np.asarray(pc.is_in(present, value_set=dids).to_numpy(zero_copy_only=False), dtype=bool)
+        if int(mask.sum()) != len(dids) or not unique:
             return xray_performed_to_obscore(obsplan)  # not all there (another code version, a gap): build all
-        kept[name] = take
-    built = xray_performed_to_obscore(obsplan.loc[~old])
+        kept[name] = frame if mask.all() else frame[mask]  # every previous row kept: no copy
+    # what xray_performed_to_obscore would select among the other rows: performed X-ray rows new today
+    built = xray_performed_to_obscore(obsplan.loc[performed & xray & ~old])
     return {name: _union([built[name], kept[name]], [_DID]) for name in kept}
 
 
@@ -148,6 +151,7 @@ def compose(
     plans = [f["obsplan"].assign(**{SOURCE_COLUMN: name}) for name, f in harvested.items() if "obsplan" in f]
     current = _union(plans, ["obs_id", "obs_collection", SOURCE_COLUMN])
     result = reconcile(current, previous_history, snapshot_date, as_of_mjd, harvested_sources=list(harvested))
+    del plans, current  # the union of today's rows: not kept alive next to the reconciled frames
     xray = xray_obscore(result.obsplan, as_of_mjd, previous_obscore)
     result.history.attrs["reconcile_counts"] = dict(result.counts)  # what reconcile touched (counts)
     out: dict[str, pd.DataFrame] = {

@@ -88,6 +88,78 @@ def _key(frame: pd.DataFrame) -> pd.Index:
     return pd.Index((coll + "\x1f" + frame["obs_id"].astype("string")).astype(object))
 
 
+def _text(values: pd.Series) -> pa.Array:
+    """A column as text in one Arrow array (NULL where missing), as ``astype("string")`` reads it.
+
+    Arrow-backed and object string columns are taken as they are (no Python object per value); any
+    other column (numbers, mixed objects) goes through pandas' ``astype("string")`` first.
+    """
+    arr = None
+    try:
+        arr = pa.array(values, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        pass
+    if arr is None or not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        arr = pa.array(values.astype("string"), from_pandas=True)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
+    return arr.cast(pa.large_string())
+
+
+def _arrow_key(frame: pd.DataFrame) -> pa.Array:
+    """The values of :func:`_key` as one Arrow array (collection, unit separator, obs_id), by Arrow kernels."""
+    collection = pc.fill_null(_text(frame["obs_collection"]), pa.scalar("", pa.large_string()))
+    return pc.binary_join_element_wise(collection, _text(frame["obs_id"]), pa.scalar("\x1f", pa.large_string()))
+
+
+def _require_unique_arrow(keys: pa.Array, frame: pd.DataFrame, what: str) -> None:
+    """:func:`_require_unique` with Arrow's hash count; the keys are spelled out only when some repeat."""
+    if len(keys) < 2 or pc.all(pc.less(keys[:-1], keys[1:])).as_py():  # strictly ascending (a sorted history)
+        return
+    if len(pc.unique(keys)) != len(keys):
+        _require_unique(_key(frame), what)
+
+
+def _positions(keys: pa.Array, value_set: pa.Array) -> np.ndarray:
+    """Position in ``value_set`` (unique keys) of each key, -1 where absent."""
+    found = pc.index_in(keys, value_set=value_set)
+    return np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def sort_order(frame: pd.DataFrame, by: list[str]) -> np.ndarray | None:
+    """Positions that sort ``frame`` as ``frame.sort_values(by, kind="stable", na_position="last")`` does.
+
+    Arrow's stable multi-key sort on the key columns alone (text compared by code point, as Python
+    compares ``str``; NULL and NaN last) instead of pandas factorising every key column: at a million rows
+    a tenth of the time. Columns Arrow cannot read as one type fall back to pandas.
+
+    Parameters
+    ----------
+    frame
+        The frame.
+    by
+        Key columns, most significant first.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        The sorting positions, or ``None`` when the frame is already in that order (nothing to move).
+    """
+    n = len(frame)
+    if n < 2:
+        return None
+    try:
+        table = pa.table({f"k{i}": pa.array(frame[c], from_pandas=True) for i, c in enumerate(by)})
+        order = pc.sort_indices(table, sort_keys=[(f"k{i}", "ascending", "at_end") for i in range(len(by))])
+        positions = np.asarray(order.to_numpy(), dtype=np.int64)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        key = frame[by].reset_index(drop=True)
+        positions = key.sort_values(by, kind="stable", na_position="last").index.to_numpy(dtype=np.int64)
+    if np.array_equal(positions, np.arange(n, dtype=np.int64)):
+        return None
+    return positions
+
+
 def _comparable(values: pd.Series, column: Column) -> np.ndarray:
     """Values as compared between versions: floats rounded, text as objects with None for NULL."""
     if column.is_string:
@@ -113,21 +185,29 @@ def _differs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return ~(eq | (a_na & b_na))
 
 
-def _column_differs(a: pd.Series, b: pd.Series, column: Column) -> np.ndarray:
-    """Element-wise "content differs" of two aligned columns (see :func:`_comparable`), NULL equal to NULL.
+def _column_differs(
+    a: pd.Series, b: pd.Series, column: Column, a_rows: np.ndarray | None = None, b_rows: np.ndarray | None = None
+) -> np.ndarray:
+    """Element-wise "content differs" of ``a[a_rows]`` and ``b[b_rows]`` (see :func:`_comparable`), NULL equal to NULL.
 
     Text is compared by Arrow's kernels on the columns' own buffers (no Python object per value: a
-    million-row comparison of ten text columns is the bulk of a day's reconciliation otherwise).
+    million-row comparison of ten text columns is the bulk of a day's reconciliation otherwise); only
+    the rows compared are taken, and a side whose rows are all of it in order (``None``) is not copied.
     """
     if column.is_string:
         try:
-            x = pa.array(a, type=pa.string(), from_pandas=True)
-            y = pa.array(b, type=pa.string(), from_pandas=True)
+            x = pa.array(a, type=pa.large_string(), from_pandas=True)
+            y = pa.array(b, type=pa.large_string(), from_pandas=True)
         except (pa.ArrowInvalid, pa.ArrowTypeError):
-            return _differs(_comparable(a, column), _comparable(b, column))
-        same = pc.or_kleene(pc.equal(x, y), pc.and_(x.is_null(), y.is_null())).fill_null(False)
-        return ~np.asarray(same.to_numpy(zero_copy_only=False), dtype=bool)
-    return _differs(_comparable(a, column), _comparable(b, column))
+            x = y = None
+        if x is not None and y is not None:
+            x = x if a_rows is None else x.take(pa.array(a_rows))
+            y = y if b_rows is None else y.take(pa.array(b_rows))
+            same = pc.or_kleene(pc.equal(x, y), pc.and_(x.is_null(), y.is_null())).fill_null(False)
+            return ~np.asarray(same.to_numpy(zero_copy_only=False), dtype=bool)
+    x = _comparable(a, column)
+    y = _comparable(b, column)
+    return _differs(x if a_rows is None else x[a_rows], y if b_rows is None else y[b_rows])
 
 
 def _require_unique(keys: pd.Index, what: str) -> None:
@@ -176,8 +256,8 @@ def _concat(frames: list[pd.DataFrame], columns: list[str], spec_empty: pd.DataF
 
 
 def _sorted(frame: pd.DataFrame, extra: list[str]) -> pd.DataFrame:
-    by = [*KEY, *extra]
-    return frame.sort_values(by, kind="stable", na_position="last").reset_index(drop=True)
+    order = sort_order(frame, [*KEY, *extra])
+    return frame.reset_index(drop=True) if order is None else frame.take(order).reset_index(drop=True)
 
 
 def reconcile(
@@ -228,27 +308,37 @@ def reconcile(
     harvested = set(cur[SOURCE_COLUMN].unique()) if harvested_sources is None else set(harvested_sources)
     snapshot = snapshot_date.isoformat()
 
-    cur_keys = _key(cur)
-    _require_unique(cur_keys, "current obsplan")
+    cur_keys = _arrow_key(cur)  # Arrow hashing: no Python string per row
     is_current_version = hist["x_valid_to"].isna().to_numpy()
     prev_rows = np.flatnonzero(is_current_version)
     # the current versions (all of ``hist`` when only those were given: no copy)
     prev = hist if len(prev_rows) == len(hist) else hist.iloc[prev_rows].reset_index(drop=True)
-    prev_keys = _key(prev)
-    _require_unique(prev_keys, "previous obsplan_history (current versions)")
+    prev_keys = _arrow_key(prev)
+    in_prev = _positions(cur_keys, prev_keys)  # position in prev of each current row, -1 if new
+    # current keys unique: no two rows found at one previous row, no repeat among the new ones (few)
+    found = in_prev[in_prev >= 0]
+    repeated = len(found) and int(np.bincount(found, minlength=len(prev)).max()) > 1
+    new_keys = cur_keys.filter(pa.array(in_prev < 0))
+    if repeated or len(pc.unique(new_keys)) != len(new_keys):
+        _require_unique(_key(cur), "current obsplan")
+    _require_unique_arrow(prev_keys, prev, "previous obsplan_history (current versions)")
     if len(prev) and np.nanmax(prev["t_planning"].to_numpy(dtype="float64")) > as_of_mjd:
         raise HistoryError("previous obsplan_history has t_planning after this as-of time: wrong previous snapshot?")
 
-    in_prev = prev_keys.get_indexer(cur_keys)  # position in prev of each current row, -1 if new
-    in_cur = cur_keys.get_indexer(prev_keys)  # position in cur of each previous row, -1 if absent
+    in_cur = np.full(len(prev), -1, dtype=np.int64)  # position in cur of each previous row, -1 if absent
+    in_cur[in_prev[in_prev >= 0]] = np.flatnonzero(in_prev >= 0)  # keys are unique on both sides
 
-    # Matched observations: compare content column by column (vectorised over rows).
+    # Matched observations: compare content column by column (vectorised over rows); a side whose
+    # matched rows are all its rows in order is compared in place (no copy of its columns).
     matched_cur = np.flatnonzero(in_prev >= 0)
     matched_prev = in_prev[matched_cur]
+    cur_rows = None if len(matched_cur) == len(cur) else matched_cur
+    same_order = len(matched_prev) == len(prev) and bool(np.all(matched_prev == np.arange(len(prev))))
+    prev_rows_cmp = None if same_order else matched_prev
     masks: dict[str, np.ndarray] = {}
     for name in CONTENT_COLUMNS:
         column = OBSPLAN.column(name)
-        masks[name] = _column_differs(cur[name].iloc[matched_cur], prev[name].iloc[matched_prev], column)
+        masks[name] = _column_differs(cur[name], prev[name], column, cur_rows, prev_rows_cmp)
     any_change = np.zeros(len(matched_cur), dtype=bool)
     for mask in masks.values():
         any_change |= mask

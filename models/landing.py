@@ -22,6 +22,7 @@ import datetime as dt
 import hashlib
 import html
 import json
+import operator
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -29,6 +30,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from models.regions import circumscribed_polygon, parse_stcs
 
@@ -194,20 +197,22 @@ def timeline_svg(obsplan: pd.DataFrame, as_of_mjd: float, *, width: int = 1100) 
         if xm < width - right - 60:  # no label cut at the right edge
             parts.append(f'<text x="{xm + 2:.1f}" y="{height - 36}" font-size="11" fill="#555">{month:%Y-%m-%d}</text>')
     shown = 0
+    in_window = ~np.isnan(t_min) & (t_max >= lo) & (t_min <= hi)
+    facility_of = obsplan["facility_name"].astype(str) if facilities else None  # once, not per lane
     for i, facility in enumerate(facilities):  # a handful of lanes
         y = top + i * lane
         parts.append(f'<text x="{left - 8}" y="{y + 17}" font-size="12" text-anchor="end">{_e(facility)}</text>')
         parts.append(f'<line x1="{left}" y1="{y + lane - 2}" x2="{width - right}" y2="{y + lane - 2}" stroke="#eee"/>')
-        rows = (obsplan["facility_name"].astype(str) == facility).to_numpy()
-        visible = rows & ~np.isnan(t_min) & (t_max >= lo) & (t_min <= hi)
-        shown += int(visible.sum())
-        statuses = obsplan["execution_status"].astype(str).to_numpy()[visible]
+        visible = (facility_of == facility).to_numpy() & in_window
+        rows = np.flatnonzero(visible)  # only the rows drawn are turned into Python strings
+        shown += len(rows)
+        statuses = obsplan["execution_status"].iloc[rows].astype(str).to_numpy()
         x0, x1 = x(t_min[visible]), x(t_max[visible])
         w = np.maximum(x1 - x0, 2.0)
-        if int(visible.sum()) > TIMELINE_MAX_BARS:  # binned: the number of bars does not grow with the rows
+        if len(rows) > TIMELINE_MAX_BARS:  # binned: the number of bars does not grow with the rows
             parts += _binned_lane(t_min[visible], t_max[visible], statuses, lo, hi, x, y + 4, lane - 10)
             continue
-        ids = obsplan["obs_id"].astype(str).to_numpy()[visible]
+        ids = obsplan["obs_id"].iloc[rows].astype(str).to_numpy()
         for a, b, s, o in zip(x0, w, statuses, ids, strict=True):  # bars of one lane (at most TIMELINE_MAX_BARS)
             colour = STATUS_COLOURS.get(s, "#999")
             parts.append(
@@ -273,6 +278,27 @@ def _hammer(ra: np.ndarray, dec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return -2.0 * np.cos(lat) * np.sin(lon / 2.0) / z, np.sin(lat) / z
 
 
+def _distinct_footprints(regions: pd.Series, bold: np.ndarray) -> pd.DataFrame:
+    """Distinct (``s_region``, bold) pairs in order of first appearance, the bold ones last.
+
+    The rule is ``drop_duplicates`` then a stable sort on ``bold``; for text columns it is computed
+    with Arrow's hash kernel (distinct values in order of first appearance), per bold flag, so that a
+    million footprints are never turned into Python strings (a handful of thousands are distinct).
+    """
+    try:
+        text = pa.array(regions, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        text = None
+    if text is None or not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)) or text.null_count:
+        distinct = pd.DataFrame({"s_region": regions.astype(str).to_numpy(), "bold": bold})
+        return distinct.drop_duplicates().sort_values("bold", kind="stable").reset_index(drop=True)
+    parts = []
+    for flag in (False, True):
+        values = pc.unique(text.filter(pa.array(bold == flag))).to_pylist()  # distinct footprints only
+        parts.append(pd.DataFrame({"s_region": pd.Series(values, dtype=object), "bold": flag}))
+    return pd.concat(parts, ignore_index=True)
+
+
 def sky_svg(
     footprints: Mapping[str, pd.Series],
     upcoming: Mapping[str, np.ndarray],
@@ -327,8 +353,7 @@ def sky_svg(
     drawn = 0
     for facility, series in footprints.items():
         strong_rows = np.asarray(upcoming.get(facility, np.zeros(len(series), bool)), dtype=bool)
-        distinct = pd.DataFrame({"s_region": series.astype(str).to_numpy(), "bold": strong_rows})
-        distinct = distinct.drop_duplicates().sort_values("bold", kind="stable").reset_index(drop=True)
+        distinct = _distinct_footprints(series, strong_rows)
         if len(distinct) > limit:  # an even spread, bold (upcoming) footprints last so they are on top
             distinct = distinct.iloc[np.unique(np.linspace(0, len(distinct) - 1, limit).round().astype(int))]
         regions = parse_stcs(distinct["s_region"].reset_index(drop=True))
@@ -439,6 +464,21 @@ def _relative_files(stage: Path) -> list[str]:
     return sorted(out)
 
 
+def _documents_size(stage: Path, documents: frozenset[str], known: Mapping[str, Any]) -> int:
+    """Total bytes of the DataLink documents: the sizes the caller listed (summed in C), a stat for any other."""
+    entries = list(map(known.get, documents))
+    try:
+        total = sum(map(operator.itemgetter("size"), entries))
+        if type(total) is int:  # noqa: E721 - exact ints as the manifest holds them (else the rule below)
+            return total
+    except (TypeError, KeyError):
+        pass
+    total = 0
+    for rel, entry in zip(documents, entries, strict=True):  # a caller that did not list them all
+        total += int(entry["size"]) if isinstance(entry, Mapping) and "size" in entry else (stage / rel).stat().st_size
+    return total
+
+
 def _files_section(stage: Path, manifest: Mapping[str, Any]) -> tuple[str, list[str]]:
     from models.provenance import datalink_documents
 
@@ -449,13 +489,7 @@ def _files_section(stage: Path, manifest: Mapping[str, Any]) -> tuple[str, list[
         documents = frozenset()
     rows, raw_rows, links = [], [], []
     if documents:  # one row for all of them: the page must not grow with the rows
-        sizes = [
-            int(known[rel]["size"]) if isinstance(known.get(rel), Mapping) and "size" in known[rel] else None
-            for rel in documents
-        ]
-        total = sum(
-            v if v is not None else (stage / rel).stat().st_size for v, rel in zip(sizes, documents, strict=True)
-        )
+        total = _documents_size(stage, documents, known)
         rows.append(
             (
                 _Markup(
@@ -467,9 +501,7 @@ def _files_section(stage: Path, manifest: Mapping[str, Any]) -> tuple[str, list[
                 "",
             )
         )
-    for rel in files:
-        if rel in documents:
-            continue
+    for rel in [rel for rel in files if rel not in documents] if documents else files:
         path = stage / rel
         links.append(rel)
         size = path.stat().st_size
@@ -720,17 +752,19 @@ def write_landing_page(
         if frame is None or not len(frame):
             continue
         has = frame["s_region"].notna().to_numpy()
+        facility_of = frame["facility_name"].astype(str)  # once, not per facility
         for facility in sorted(frame["facility_name"].dropna().astype(str).unique()):  # a handful
-            rows = has & (frame["facility_name"].astype(str) == facility).to_numpy()
-            if not rows.any():
+            rows = np.flatnonzero(has & (facility_of == facility).to_numpy())
+            if not len(rows):
                 continue
-            sel = frame.loc[rows]
+            # the two columns drawn, not the whole rows
             planned = (
-                sel["execution_status"].isin(["Planned", "Scheduled"]).to_numpy()
-                if "execution_status" in sel.columns
-                else np.zeros(len(sel), bool)
+                frame["execution_status"].iloc[rows].isin(["Planned", "Scheduled"]).to_numpy()
+                if "execution_status" in frame.columns
+                else np.zeros(len(rows), bool)
             )
-            footprints[facility] = pd.concat([footprints.get(facility, pd.Series(dtype=object)), sel["s_region"]])
+            region = frame["s_region"].iloc[rows]
+            footprints[facility] = pd.concat([footprints.get(facility, pd.Series(dtype=object)), region])
             upcoming[facility] = np.concatenate([upcoming.get(facility, np.zeros(0, bool)), planned])
     sky, drawn = sky_svg(footprints, upcoming)
     no_footprint = sorted(

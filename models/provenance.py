@@ -31,6 +31,7 @@ derived from (``voharvest.row_provenance``); :func:`provenance_chain` follows it
 from __future__ import annotations
 
 import json
+import operator
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -38,6 +39,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from prov.model import PROV, ProvDocument
 
 from models.identifiers import authority, publisher_did
@@ -292,7 +295,7 @@ def build_document(stage: Path, manifest_document: Mapping[str, Any], file_entri
                 "(each file's size and SHA-256 in manifest.json; dataset -> document in "
                 f"{DATALINK_COLLECTION}/documents.csv; per-dataset lineage in {ROW_PROVENANCE_FILE})",
                 "voh:documents": len(documents),
-                "voh:size": int(sum(int(file_entries[rel].get("size", 0)) for rel in documents)),
+                "voh:size": _total_size(file_entries, documents),
             },
         )
         doc.wasGeneratedBy(collection, publish)
@@ -379,6 +382,17 @@ def datalink_documents(file_entries: Mapping[str, Any]) -> frozenset[str]:
     text = paths.astype(str)
     mask = text.str.startswith(f"{DATALINK_COLLECTION}/") & text.str.endswith(".xml")
     return frozenset(paths[np.asarray(mask, dtype=bool)])
+
+
+def _total_size(file_entries: Mapping[str, Mapping[str, Any]], paths: Iterable[str]) -> int:
+    """Sum of the ``size`` of ``paths`` (0 where an entry has none), summed in C when every size is an ``int``."""
+    try:
+        total = sum(map(operator.itemgetter("size"), map(file_entries.__getitem__, paths)))
+        if type(total) is int:  # noqa: E721 - only exact ints (a float or text falls through to the rule below)
+            return total
+    except (KeyError, TypeError):
+        pass
+    return int(sum(int(file_entries[rel].get("size", 0)) for rel in paths))
 
 
 def _num(value: Any) -> Any:
@@ -595,9 +609,216 @@ def row_provenance(
     Returns
     -------
     pandas.DataFrame
-        One row per dataset and raw response of its source (``ROW_PROVENANCE`` columns). A dataset
-        whose collection no source claims, or a carried-over one without previous rows, is left out
-        (its origin is not known).
+        One row per dataset and raw response of its source (``ROW_PROVENANCE`` columns), sorted by
+        ``obs_publisher_did`` and ``x_request``. A dataset whose collection no source claims, or a
+        carried-over one without previous rows, is left out (its origin is not known).
+
+    Notes
+    -----
+    The rows are built with Arrow kernels on the identifier columns (hash look-ups, one repeat per
+    response, one stable sort): a million datasets take about a second, where pandas merges and
+    group-bys on text keys took several. Inputs outside that path's assumptions (a carried-over
+    source, NULL or repeated identifiers, text columns that are not text) take the pandas rule
+    (:func:`_row_provenance_reference`), which gives the same rows.
+    """
+    fast = _row_provenance_arrow(obsplan, obscore, manifest_document, previous, history)
+    if fast is not None:
+        return fast
+    return _row_provenance_reference(obsplan, obscore, manifest_document, previous, history)
+
+
+#: Column order of :func:`row_provenance`'s frame.
+_ROW_COLUMNS = (
+    "obs_publisher_did", "obs_collection", "obs_id", "x_tables", "x_source", "x_request", "x_request_key",
+    "x_url", "x_raw_sha256", "x_fetched_at", "x_attribution", "x_parser", "x_fetch_snapshot",
+    "x_first_seen", "x_last_seen",
+)  # fmt: skip
+
+
+def _repeat(text: str, n: int) -> pa.Array:
+    """``n`` times the same text as an Arrow ``large_string`` array (no Python object per row)."""
+    return pa.array([text], pa.large_string()).take(pa.array(np.zeros(n, dtype=np.int64)))
+
+
+def _text_or_none(values: Any, *, nulls: bool = False) -> pa.Array | None:
+    """A column as one Arrow ``large_string`` array; ``None`` when not text or holding NULLs (unless ``nulls``)."""
+    try:
+        arr = pa.array(values, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
+    if pa.types.is_null(arr.type) and nulls:
+        return pa.nulls(len(arr), pa.large_string())
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)) or (arr.null_count and not nulls):
+        return None
+    return arr.cast(pa.large_string())
+
+
+def _row_provenance_arrow(
+    obsplan: pd.DataFrame,
+    obscore: pd.DataFrame,
+    manifest_document: Mapping[str, Any],
+    previous: pd.DataFrame | None,
+    history: pd.DataFrame | None,
+) -> pd.DataFrame | None:
+    """:func:`row_provenance` with Arrow kernels; ``None`` when the inputs need the pandas rule."""
+    from models.arrow import to_frame
+
+    sources: Mapping[str, Mapping[str, Any]] = manifest_document.get("sources") or {}
+    if any(meta.get("carried_over_from") for meta in sources.values()):
+        return None
+    date = str(manifest_document["snapshot"])
+    version = str(manifest_document.get("code_version", "0+unknown"))
+    string = pa.large_string()
+
+    # every dataset once: ObsCore rows first (their own identifier), then ObsLocTAP rows not among them
+    core = {c: _text_or_none(obscore[c]) if len(obscore) else pa.array([], string) for c in _DATASET_COLUMNS}
+    plan_coll = _text_or_none(obsplan["obs_collection"]) if len(obsplan) else pa.array([], string)
+    plan_id = _text_or_none(obsplan["obs_id"]) if len(obsplan) else pa.array([], string)
+    if any(v is None for v in (*core.values(), plan_coll, plan_id)):
+        return None
+    base = pa.scalar(f"ivo://{authority()}/", string)
+    plan_did = pc.binary_join_element_wise(
+        pc.binary_join_element_wise(base, plan_coll, pa.scalar("", string)), plan_id, pa.scalar("?", string)
+    )
+    core_did = core["obs_publisher_did"]
+    if len(pc.unique(core_did)) != len(core_did) or len(pc.unique(plan_did)) != len(plan_did):
+        return None
+    in_plan = pc.is_in(core_did, value_set=plan_did)
+    plan_only = pc.invert(pc.is_in(plan_did, value_set=core_did))
+    did = pa.concat_arrays([core_did, plan_did.filter(plan_only)])
+    coll = pa.concat_arrays([core["obs_collection"], plan_coll.filter(plan_only)])
+    obs_id = pa.concat_arrays([core["obs_id"], plan_id.filter(plan_only)])
+    tables = pa.concat_arrays(
+        [
+            pc.if_else(in_plan, pa.scalar("obscore,obsplan", string), pa.scalar("obscore", string)),
+            _repeat("obsplan", len(did) - len(core_did)),
+        ]
+    )
+
+    # the source of each collection: the manifest's claims first, then the history's (first pair wins)
+    owner: dict[str, str] = {}
+    for name, meta in sources.items():  # a handful of sources and collections
+        for c in meta.get("obs_collections") or []:
+            owner.setdefault(str(c), name)
+    if history is not None and len(history):
+        h_coll, h_src = _text_or_none(history["obs_collection"]), _text_or_none(history["x_source"])
+        if h_coll is None or h_src is None:
+            return None
+        mine = pc.is_in(h_src, value_set=pa.array(list(sources), string))
+        h_coll, h_src = h_coll.filter(mine), h_src.filter(mine)
+        for c in pc.unique(h_coll).to_pylist():  # distinct collections: a handful
+            if c not in owner:
+                owner[c] = h_src[pc.index(h_coll, c).as_py()].as_py()
+
+    # one row per dataset and response of its source, in dataset order then response order
+    responses = raw_responses(manifest_document)
+    responses = responses[responses["sha256"].notna()].reset_index(drop=True)
+    link_columns = {
+        "x_request": responses["name"],
+        "x_request_key": responses["key"],
+        "x_url": responses["url"],
+        "x_raw_sha256": responses["sha256"],
+        "x_fetched_at": responses["fetched_at"],
+    }
+    counts = responses.groupby("source")["key"].transform("size").to_numpy()
+    link_columns["x_attribution"] = pd.Series(np.where(counts == 1, "request", "source"), dtype=object)
+    modules = parser_modules(sources)
+    link_columns["x_parser"] = responses["source"].map(modules).fillna("") + " " + version
+    links = {
+        k: _text_or_none(v.astype(object), nulls=True) if len(v) else pa.array([], string)
+        for k, v in link_columns.items()
+    }
+    if any(v is None for v in links.values()):
+        return None
+    link_source = responses["source"].astype(str).to_numpy()
+    names = list(dict.fromkeys(owner.values()))
+    per_source = []
+    for name in names:  # a handful: each source's responses by request name (stable: ties in response order)
+        mine = np.flatnonzero(link_source == name)
+        if len(mine) > 1:
+            by_name = pc.array_sort_indices(links["x_request"].take(pa.array(mine)), null_placement="at_end")
+            mine = mine[np.asarray(by_name.to_numpy(), dtype=np.int64)]
+        per_source.append(mine)
+    flat = np.concatenate([np.zeros(0, dtype=np.int64), *per_source]).astype(np.int64)
+    start = np.cumsum([0] + [len(p) for p in per_source])[:-1].astype(np.int64)
+    size = np.array([len(p) for p in per_source], dtype=np.int64)
+    colls = list(owner)
+    code = pc.index_in(coll, value_set=pa.array(colls, string))
+    source_code = np.array([names.index(owner[c]) for c in colls], dtype=np.int64)
+    found = np.asarray(pc.fill_null(code, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    ds_source = np.where(found >= 0, source_code[np.maximum(found, 0)] if len(source_code) else -1, -1)
+    # datasets in identifier order (unique identifiers), each expanded into its source's responses in
+    # request order: the rows come out sorted by (obs_publisher_did, x_request), nothing to sort afterwards
+    order = np.asarray(pc.array_sort_indices(did).to_numpy(), dtype=np.int64)
+    order = order[ds_source[order] >= 0]
+    m = size[ds_source[order]] if len(order) else np.zeros(0, dtype=np.int64)
+    rows = np.repeat(order, m)
+    within = np.arange(len(rows), dtype=np.int64) - np.repeat(np.cumsum(m) - m, m)
+    link = flat[start[ds_source[rows]] + within] if len(rows) else np.zeros(0, dtype=np.int64)
+    take_rows, take_link = pa.array(rows, pa.int64()), pa.array(link, pa.int64())
+    source_names = pa.array(names, string)
+    columns: dict[str, pa.Array] = {
+        "obs_publisher_did": did.take(take_rows),
+        "obs_collection": coll.take(take_rows),
+        "obs_id": obs_id.take(take_rows),
+        "x_tables": tables.take(take_rows),
+        "x_source": source_names.take(pa.array(ds_source[rows], pa.int64())),
+        **{k: v.take(take_link) for k, v in links.items()},
+        "x_fetch_snapshot": _repeat(date, len(rows)),
+    }
+    first_seen = _repeat(date, len(rows))
+    if previous is not None and len(previous):
+        p_did, p_first = _text_or_none(previous["obs_publisher_did"]), _text_or_none(previous["x_first_seen"])
+        if p_did is None or p_first is None:
+            return None
+        first_seen = _first_seen(columns["obs_publisher_did"], p_did, p_first, date)
+    columns["x_first_seen"] = first_seen
+    columns["x_last_seen"] = _repeat(date, len(rows))
+    return to_frame(pa.table({c: columns[c] for c in _ROW_COLUMNS}))
+
+
+def _first_seen(did: pa.Array, previous_did: pa.Array, previous_first: pa.Array, date: str) -> pa.Array:
+    """Earliest ``x_first_seen`` of each identifier in the previous rows (``date`` for a new one).
+
+    The previous snapshot's table is sorted by identifier and its rows of one dataset share their first
+    sighting (checked: adjacent rows); then the first row of each identifier holds the minimum and one
+    hash look-up finds it. Otherwise the minimum is taken per identifier by a group-by.
+    """
+    string = pa.large_string()
+    n = len(previous_did)
+    constant_runs = n < 2 or (
+        pc.all(pc.less_equal(previous_did[:-1], previous_did[1:])).as_py()
+        and not pc.any(
+            pc.and_(
+                pc.equal(previous_did[:-1], previous_did[1:]), pc.not_equal(previous_first[:-1], previous_first[1:])
+            )
+        ).as_py()
+    )
+    if constant_runs:
+        at = pc.index_in(did, value_set=previous_did)  # the first row of each identifier
+        return pc.fill_null(previous_first.take(at), pa.scalar(date, string))
+    seen = pa.table({"d": previous_did, "f": previous_first}).group_by("d", use_threads=False).aggregate([("f", "min")])
+    at = pc.index_in(did, value_set=seen["d"])
+    return pc.fill_null(seen["f_min"].take(at), pa.scalar(date, string)).combine_chunks()
+
+
+_DATASET_COLUMNS = ("obs_publisher_did", "obs_collection", "obs_id")
+
+
+def _row_provenance_reference(
+    obsplan: pd.DataFrame,
+    obscore: pd.DataFrame,
+    manifest_document: Mapping[str, Any],
+    previous: pd.DataFrame | None = None,
+    history: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """:func:`row_provenance` with pandas merges and group-bys, for every input (the rule, spelled out).
+
+    Used where :func:`_row_provenance_arrow` declines (a carried-over source, NULL or repeated
+    identifiers); the tests check that both give the same rows. Parameters and result: those of
+    :func:`row_provenance`.
     """
     date = str(manifest_document["snapshot"])
     version = str(manifest_document.get("code_version", "0+unknown"))
@@ -765,3 +986,35 @@ def provenance_chain(snapshot_dir: Path, did: str, *, output_root: Path | None =
         "provenance_record": [p for p in PROV_FILES if p in manifest.get("files", {})],
         "responses": responses,
     }
+
+
+def read_previous_row_provenance(
+    previous: Path | None, sources: Mapping[str, Mapping[str, Any]]
+) -> pd.DataFrame | None:
+    """What :func:`row_provenance` needs of the previous snapshot's ``row_provenance`` table, or ``None``.
+
+    Only ``obs_publisher_did`` and ``x_first_seen`` (for the first-seen time of each dataset), unless a
+    source is carried over: its rows are then copied whole from the previous table. Reading two of the
+    table's columns instead of all of them saves most of a million-row table's time and memory.
+
+    Parameters
+    ----------
+    previous
+        The previous published snapshot, or ``None``.
+    sources
+        This snapshot's ``sources`` facts (a source not harvested this time has ``carried_over_from``).
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        The previous rows (``None`` without a previous snapshot or table).
+    """
+    import pyarrow.parquet as pq
+
+    from models.arrow import to_frame
+
+    path = None if previous is None else Path(previous) / ROW_PROVENANCE_FILE
+    if path is None or not path.is_file():
+        return None
+    carried = any(meta.get("carried_over_from") for meta in sources.values())
+    return to_frame(pq.read_table(path, columns=None if carried else ["obs_publisher_did", "x_first_seen"]))

@@ -81,7 +81,7 @@ from models.layout import (  # noqa: F401 (re-exported: the snapshot layout)
 )
 from models.moc import plan_snapshot_mocs, votable_budget
 from models.parquet import write_parquet
-from models.provenance import row_provenance, write_provenance
+from models.provenance import read_previous_row_provenance, row_provenance, write_provenance
 from models.tables import HISTORY_TABLES, IVOA_TABLES, PROVENANCE_TABLES
 from models.tap_kit import write_tap_kit
 from models.validate import validate_table
@@ -865,11 +865,7 @@ def stage_snapshot(
             reuse_documents=written_by_this_code(previous_manifest),
         )
         tables = {**tables, "obscore": datalink_access(tables["obscore"], base_url)}
-        previous_rows = (
-            to_frame(pq.read_table(previous / "row_provenance.parquet"))
-            if previous is not None and (previous / "row_provenance.parquet").is_file()
-            else None
-        )
+        previous_rows = read_previous_row_provenance(previous, sources)
         tables["row_provenance"] = row_provenance(
             tables["obsplan"], tables["obscore"], facts, previous_rows, tables["obsplan_history"]
         )
