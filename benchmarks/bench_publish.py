@@ -297,7 +297,8 @@ def publish_day(
     from models import snapshot
     from models.arrow import to_frame
     from models.compose import compose
-    from models.datalink import DATALINK_INDEX, datalink_access, write_snapshot_datalinks
+    from models.datalink import datalink_access, write_snapshot_datalinks
+    from models.datalink import manifest_entry as datalink_manifest_entry
     from models.history import change_counts, changes_document
     from models.history_store import HISTORY_TABLE, read_previous_history, write_history
     from models.landing import write_landing_page
@@ -430,12 +431,7 @@ def publish_day(
         "moc_inputs": mocs.inputs,
         "tap": tap,
         "sources": sources,
-        "datalink": {
-            "public_base_url": None,
-            "base_url": None,
-            "documents": sum(rel.endswith(".xml") for rel in links),
-            "index": DATALINK_INDEX if links else None,
-        },
+        "datalink": datalink_manifest_entry(links, None, None),
         "validation": {"violations": [], "checks": "all blocking checks passed"},
     }
     files = _timed(seconds, "manifest", lambda: snapshot.file_entries(stage, known), rss)  # hashed once

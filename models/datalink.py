@@ -464,6 +464,29 @@ def snapshot_links(
     return links[[*_LINK_COLUMNS, "document"]].reset_index(drop=True)
 
 
+def manifest_entry(written: Sequence[str], public_base_url: str | None, base_url: str | None) -> dict[str, object]:
+    """The manifest's ``datalink`` record of a snapshot.
+
+    Parameters
+    ----------
+    written
+        What :func:`write_snapshot_datalinks` returned (documents, index, link table).
+    public_base_url, base_url
+        The configured public URL of the publish root and the snapshot's own (``None`` when unset).
+
+    Returns
+    -------
+    dict
+        ``public_base_url``, ``base_url``, ``documents`` (how many) and ``index`` (or ``None``).
+    """
+    return {
+        "public_base_url": public_base_url,
+        "base_url": base_url,
+        "documents": sum(rel.endswith(".xml") for rel in written),
+        "index": DATALINK_INDEX if written else None,
+    }
+
+
 def datalink_access(obscore: pd.DataFrame, base_url: str | None) -> pd.DataFrame:
     """ObsCore rows pointing at their DataLink documents when the snapshot has a public base URL.
 

@@ -22,7 +22,6 @@ import datetime as dt
 import hashlib
 import html
 import json
-import operator
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -464,23 +463,8 @@ def _relative_files(stage: Path) -> list[str]:
     return sorted(out)
 
 
-def _documents_size(stage: Path, documents: frozenset[str], known: Mapping[str, Any]) -> int:
-    """Total bytes of the DataLink documents: the sizes the caller listed (summed in C), a stat for any other."""
-    entries = list(map(known.get, documents))
-    try:
-        total = sum(map(operator.itemgetter("size"), entries))
-        if type(total) is int:  # noqa: E721 - exact ints as the manifest holds them (else the rule below)
-            return total
-    except (TypeError, KeyError):
-        pass
-    total = 0
-    for rel, entry in zip(documents, entries, strict=True):  # a caller that did not list them all
-        total += int(entry["size"]) if isinstance(entry, Mapping) and "size" in entry else (stage / rel).stat().st_size
-    return total
-
-
 def _files_section(stage: Path, manifest: Mapping[str, Any]) -> tuple[str, list[str]]:
-    from models.provenance import datalink_documents
+    from models.provenance import datalink_documents, total_size
 
     known = manifest.get("files") if isinstance(manifest.get("files"), Mapping) else {}
     files = [rel for rel in _relative_files(stage) if rel not in (INDEX, "manifest.json")]
@@ -489,7 +473,7 @@ def _files_section(stage: Path, manifest: Mapping[str, Any]) -> tuple[str, list[
         documents = frozenset()
     rows, raw_rows, links = [], [], []
     if documents:  # one row for all of them: the page must not grow with the rows
-        total = _documents_size(stage, documents, known)
+        total = total_size(known, documents, stage)
         rows.append(
             (
                 _Markup(

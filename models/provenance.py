@@ -295,7 +295,7 @@ def build_document(stage: Path, manifest_document: Mapping[str, Any], file_entri
                 "(each file's size and SHA-256 in manifest.json; dataset -> document in "
                 f"{DATALINK_COLLECTION}/documents.csv; per-dataset lineage in {ROW_PROVENANCE_FILE})",
                 "voh:documents": len(documents),
-                "voh:size": _total_size(file_entries, documents),
+                "voh:size": total_size(file_entries, documents),
             },
         )
         doc.wasGeneratedBy(collection, publish)
@@ -384,15 +384,41 @@ def datalink_documents(file_entries: Mapping[str, Any]) -> frozenset[str]:
     return frozenset(paths[np.asarray(mask, dtype=bool)])
 
 
-def _total_size(file_entries: Mapping[str, Mapping[str, Any]], paths: Iterable[str]) -> int:
-    """Sum of the ``size`` of ``paths`` (0 where an entry has none), summed in C when every size is an ``int``."""
+def total_size(file_entries: Mapping[str, Any], paths: Iterable[str], stage: Path | None = None) -> int:
+    """Total bytes of ``paths`` as ``file_entries`` lists them (DataLink documents: hundreds of thousands).
+
+    Summed in C when every listed size is an ``int`` (as in a manifest); otherwise one entry at a time,
+    with a path not listed ``stat``-ed under ``stage`` (0 without one).
+
+    Parameters
+    ----------
+    file_entries
+        ``{relative path: {"size", ...}}`` (a manifest's ``files``).
+    paths
+        The files to add up.
+    stage
+        The snapshot or stage holding them, for files not listed.
+
+    Returns
+    -------
+    int
+        Their total size in bytes.
+    """
+    paths = list(paths)
+    entries = list(map(file_entries.get, paths))
     try:
-        total = sum(map(operator.itemgetter("size"), map(file_entries.__getitem__, paths)))
+        total = sum(map(operator.itemgetter("size"), entries))
         if type(total) is int:  # noqa: E721 - only exact ints (a float or text falls through to the rule below)
             return total
     except (KeyError, TypeError):
         pass
-    return int(sum(int(file_entries[rel].get("size", 0)) for rel in paths))
+    total = 0
+    for rel, entry in zip(paths, entries, strict=True):  # a caller that did not list them all
+        if isinstance(entry, Mapping) and "size" in entry:
+            total += int(entry["size"])
+        elif stage is not None:
+            total += (Path(stage) / rel).stat().st_size
+    return total
 
 
 def _num(value: Any) -> Any:

@@ -51,7 +51,8 @@ import pyarrow.parquet as pq
 from models import identifiers
 from models.arrow import arrow_schema, conform, to_frame
 from models.columns import TableSpec
-from models.datalink import DATALINK_INDEX, datalink_access, snapshot_url, write_snapshot_datalinks
+from models.datalink import datalink_access, snapshot_url, write_snapshot_datalinks
+from models.datalink import manifest_entry as datalink_manifest_entry
 from models.durable import (
     exchange,
     fsync_dir,
@@ -922,12 +923,7 @@ def stage_snapshot(
             "tap": tap,
             "raw": "raw/ is a raw archive of exactly the responses parsed (voharvest harvest --replay <it>)",
             "sources": sources,
-            "datalink": {
-                "public_base_url": public_base_url,
-                "base_url": base_url,
-                "documents": sum(rel.endswith(".xml") for rel in links),
-                "index": DATALINK_INDEX if links else None,
-            },
+            "datalink": datalink_manifest_entry(links, public_base_url, base_url),
             "validation": {"violations": provenance["violations"], "checks": "all blocking checks passed"},
         }
         files = file_entries(stage, known)  # every byte written so far, hashed once (reused files: not at all)

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.landing import _distinct_footprints, _documents_size
+from models.landing import _distinct_footprints
+from models.provenance import total_size
 
 
 @pytest.mark.parametrize("dtype", ["str", object])
@@ -36,6 +37,6 @@ def test_documents_size_uses_listed_sizes_and_stats_the_rest(tmp_path: Path) -> 
     for name, text in (("a.xml", b"12345"), ("b.xml", b"1234567")):
         (tmp_path / name).write_bytes(text)
     documents = frozenset({"a.xml", "b.xml"})
-    assert _documents_size(tmp_path, documents, {"a.xml": {"size": 5}, "b.xml": {"size": 7}}) == 12
-    assert _documents_size(tmp_path, documents, {"a.xml": {"size": 5}}) == 12  # b.xml: from the file itself
-    assert _documents_size(tmp_path, documents, {}) == 12
+    assert total_size({"a.xml": {"size": 5}, "b.xml": {"size": 7}}, documents, tmp_path) == 12
+    assert total_size({"a.xml": {"size": 5}}, documents, tmp_path) == 12  # b.xml: from the file itself
+    assert total_size({}, documents, tmp_path) == 12

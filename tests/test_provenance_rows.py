@@ -153,11 +153,11 @@ def test_inputs_outside_the_arrow_path_take_the_pandas_rule() -> None:
 
 
 def test_total_size_of_documents() -> None:
-    from models.provenance import _total_size
+    from models.provenance import total_size
 
     entries = {"d/a.xml": {"size": 5}, "d/b.xml": {"size": 7}, "other": {"size": 100}}
-    assert _total_size(entries, frozenset({"d/a.xml", "d/b.xml"})) == 12
+    assert total_size(entries, frozenset({"d/a.xml", "d/b.xml"})) == 12
     entries["d/b.xml"] = {"sha256": "0" * 64}  # no size listed: counts 0, as the record always did
-    assert _total_size(entries, frozenset({"d/a.xml", "d/b.xml"})) == 5
+    assert total_size(entries, frozenset({"d/a.xml", "d/b.xml"})) == 5
     entries["d/b.xml"] = {"size": "7"}  # text: converted
-    assert _total_size(entries, frozenset({"d/a.xml", "d/b.xml"})) == 12
+    assert total_size(entries, frozenset({"d/a.xml", "d/b.xml"})) == 12
