@@ -19,6 +19,7 @@ import shutil
 import socket
 import sys
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -596,7 +597,26 @@ def _ui(args: argparse.Namespace) -> int:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+        for proc in procs:  # what they started (the daemon's code server) stops after them: wait for it too
+            _wait_for_group(proc.pid, 30.0)
     return 0 if all(p.returncode in (0, -signal.SIGTERM) for p in procs) else 1
+
+
+def _wait_for_group(pgid: int, timeout_s: float) -> None:
+    """Wait until no process of group ``pgid`` is left; SIGKILL the rest after ``timeout_s`` seconds."""
+    import signal
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        if time.monotonic() > deadline:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pgid, signal.SIGKILL)
+            return
+        time.sleep(0.1)
 
 
 def parser() -> argparse.ArgumentParser:
