@@ -343,8 +343,8 @@ def publish_day(
     stage = snapshot.new_staging(root, date)
     sources = _sources(harvest, date)
     facts = {"snapshot": date.isoformat(), "code_version": snapshot.code_version(), "sources": sources}
-    datalink_entries: dict[str, Any] = {}
-    prev_files = {} if previous_manifest is None else previous_manifest.get("files") or {}
+    datalink_entries: dict[str, Any] = {}  # listed by the DataLink index, not the manifest
+    reused: list[str] = []
     links = _timed(
         seconds,
         "datalink",
@@ -354,8 +354,8 @@ def publish_day(
             frames["obscore_hea"],
             None,
             previous=previous,
-            previous_files=prev_files,
             entries=datalink_entries,
+            linked=reused,
             reuse_documents=snapshot.written_by_this_code(previous_manifest),
         ),
         rss,
@@ -368,8 +368,7 @@ def publish_day(
         lambda: row_provenance(frames["obsplan"], frames["obscore"], facts, previous_rows, frames["obsplan_history"]),
         rss,
     )
-    known: dict[str, Any] = dict(datalink_entries)  # hashed while written, as in stage_snapshot
-    reused: list[str] = [rel for rel, entry in datalink_entries.items() if prev_files.get(rel) == entry]
+    known: dict[str, Any] = {}  # hashed while written, as in stage_snapshot
     entries: dict[str, Any] = {}
     for name in snapshot.SNAPSHOT_ORDER:
         if name not in frames:
@@ -435,18 +434,25 @@ def publish_day(
         "validation": {"violations": [], "checks": "all blocking checks passed"},
     }
     files = _timed(seconds, "manifest", lambda: snapshot.file_entries(stage, known), rss)  # hashed once
-    document["provenance"] = _timed(seconds, "provenance", lambda: write_provenance(stage, document, files), rss)
+    document["provenance"] = _timed(
+        seconds,
+        "provenance",
+        lambda: write_provenance(stage, document, snapshot.with_indexed(files, datalink_entries)),
+        rss,
+    )
     files = _timed(seconds, "manifest", lambda: snapshot.file_entries(stage, files), rss)  # the PROV files only
     _timed(
         seconds,
         "landing",
-        lambda: write_landing_page(stage, {**document, "files": files}, frames, frames["changes"]),
+        lambda: write_landing_page(
+            stage, {**document, "files": snapshot.with_indexed(files, datalink_entries)}, frames, frames["changes"]
+        ),
         rss,
     )
     sizes = _sizes(stage)
     _timed(seconds, "manifest", lambda: snapshot.write_manifest(stage, document, known=files), rss)
     published = _timed(seconds, "publish", lambda: snapshot.publish_snapshot(stage, root, date, trusted=reused), rss)
-    files = snapshot.read_manifest(published.path)["files"]
+    files = snapshot.listed_files(published.path, snapshot.read_manifest(published.path))
     facts = {
         "status": published.status,
         "files": len(files),
@@ -602,8 +608,8 @@ def run(rows: int, changes: int, keep: pathlib.Path | None = None) -> dict[str, 
         "ru_maxrss_mb": max(d["ru_maxrss_mb"] for d in days.values()),
         "load_average": round(os.getloadavg()[0], 2),
     }
-    shutil.rmtree(work, ignore_errors=True)
-    if keep is None:
+    if keep is None:  # with --keep, the inputs stay too: a day can be published again (--day, --work, --root)
+        shutil.rmtree(work, ignore_errors=True)
         shutil.rmtree(root, ignore_errors=True)
         shutil.rmtree(floor_dir, ignore_errors=True)
     return result

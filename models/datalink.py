@@ -27,8 +27,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from models.arrow import conform
+from models.arrow import conform, to_frame
 from models.columns import Column, TableSpec
+from models.durable import in_threads, link_many
 from models.layout import SNAPSHOTS
 from models.parquet import write_parquet
 from models.votable import document_head, document_tail, votable_bytes
@@ -224,7 +225,9 @@ def _row_ends(body: bytes, n_rows: int) -> np.ndarray:
 
 #: Folder of a snapshot's DataLink documents (``datalink/<collection>/<obs_id>.xml``).
 DATALINK_DIR = "datalink"
-#: ``obs_publisher_did`` -> document table of a snapshot (for a TAP kit pointing ``access_url`` at them).
+#: ``obs_publisher_did`` -> document table of a snapshot (for a TAP kit pointing ``access_url`` at them),
+#: with each document's ``size`` and ``sha256``: the manifest lists this index instead of the documents
+#: (one line per dataset would make it grow with the rows; see ``models.snapshot.FILE_INDEXES``).
 DATALINK_INDEX = f"{DATALINK_DIR}/documents.csv"
 #: The snapshot's provenance record, the target of every ``#provenance`` link (PROV-JSON).
 PROVENANCE_TARGET = "provenance/prov.json"
@@ -581,6 +584,36 @@ def _document_runs(links: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return documents[first], first, np.diff(np.r_[first, len(documents)])
 
 
+def read_document_index(snapshot: Path) -> pa.Table | None:
+    """The DataLink document index of a snapshot (:data:`DATALINK_INDEX`), or ``None``.
+
+    Parameters
+    ----------
+    snapshot
+        A snapshot (or stage) directory.
+
+    Returns
+    -------
+    pyarrow.Table or None
+        ``obs_publisher_did``, ``document``, ``size`` and ``sha256`` per document; ``None`` when there is
+        no index or it predates the ``size`` and ``sha256`` columns (then the manifest lists the documents).
+    """
+    path = Path(snapshot) / DATALINK_INDEX
+    if not path.is_file():
+        return None
+    import pyarrow.csv as pcsv
+
+    types = {"obs_publisher_did": pa.string(), "document": pa.string(), "size": pa.int64(), "sha256": pa.string()}
+    options = pcsv.ConvertOptions(column_types=types, strings_can_be_null=False)
+    try:
+        table = pcsv.read_csv(path, convert_options=options)
+    except (pa.ArrowInvalid, OSError):
+        return None
+    if not set(types) <= set(table.column_names) or table.column("size").null_count:
+        return None
+    return table.select(list(types))
+
+
 def write_snapshot_datalinks(
     stage: Path,
     obscore: pd.DataFrame,
@@ -589,19 +622,21 @@ def write_snapshot_datalinks(
     *,
     gadf_links: pd.DataFrame | None = None,
     previous: Path | None = None,
-    previous_files: Mapping[str, Mapping[str, object]] | None = None,
     entries: dict[str, dict[str, object]] | None = None,
+    linked: list[str] | None = None,
     reuse_documents: bool = False,
 ) -> list[str]:
     """Write a DataLink document for every event-list dataset of a snapshot, their index and link table.
 
     Documents are encoded in batches of :data:`DOCUMENT_BATCH` (memory bounded at any size) and hashed
-    in memory as they are written (the manifest needs their digest: no second read). With
+    in memory as they are written: their size and SHA-256 go to the index (:data:`DATALINK_INDEX`,
+    which the manifest lists in their place: no second read, and no manifest line per dataset). With
     ``reuse_documents``, a document whose link rows equal those of the previous snapshot's
     :data:`LINKS_TABLE` (:func:`unchanged_documents`) is not encoded at all: it becomes a hard link to the
-    previous snapshot's immutable file with its manifest entry, so a day costs its changed datasets plus
-    one link per unchanged one. Without it, a document that comes out identical to the previous one
-    (same size and SHA-256 in its manifest) is still a link instead of a second copy.
+    previous snapshot's immutable file, with the size and SHA-256 of the previous index, so a day costs
+    its changed datasets plus one link per unchanged one. Without it, a document that comes out
+    identical to the previous one (same size and SHA-256 in its index) is still a link instead of a
+    second copy. Links and writes run in :data:`models.durable.FILE_THREADS` threads.
 
     Parameters
     ----------
@@ -614,10 +649,12 @@ def write_snapshot_datalinks(
         Public URL of the snapshot directory, or ``None`` (see :func:`snapshot_links`).
     gadf_links
         GADF link rows to use instead of reading the indexes from ``raw/`` (tests, imports).
-    previous, previous_files
-        The previous published snapshot and its manifest's ``files`` (``None``: write everything).
+    previous
+        The previous published snapshot (``None``: write everything).
     entries
         When given, filled with ``{relative path: {"size", "sha256"}}`` of every document written or linked.
+    linked
+        When given, extended with the documents hard-linked from ``previous`` (unchanged bytes).
     reuse_documents
         The previous snapshot was written by this very code (same :func:`models.layout.code_digest`), so
         equal link rows mean equal documents.
@@ -626,7 +663,7 @@ def write_snapshot_datalinks(
     -------
     list of str
         Written files relative to ``stage``: ``datalink/<collection>/<obs_id>.xml`` per event list,
-        ``datalink/documents.csv`` (``obs_publisher_did,document``) and :data:`LINKS_TABLE`.
+        ``datalink/documents.csv`` (``obs_publisher_did,document,size,sha256``) and :data:`LINKS_TABLE`.
     """
     stage = Path(stage)
     if gadf_links is None and (stage / "raw" / "records").is_dir():
@@ -635,49 +672,78 @@ def write_snapshot_datalinks(
     if links.empty:
         return []
     table = conform(links, LINK_ROWS)
+    del links  # Python objects per link row: from here on the Arrow table only (memory at a million rows)
     names, first, counts = _document_runs(table)
-    same = None
-    prev_files = previous_files or {}
-    prev_links = None if previous is None else Path(previous) / LINKS_TABLE
-    if reuse_documents and prev_files and prev_links is not None and prev_links.is_file():
-        names, same = unchanged_documents(table, pq.read_table(prev_links))
+    sizes = np.full(len(names), -1, dtype=np.int64)
+    digests = np.full(len(names), None, dtype=object)
+    before = None if previous is None else read_document_index(previous)
+    at_before = (
+        np.full(len(names), -1, dtype=np.int64)
+        if before is None
+        else pd.Index(before.column("document").to_numpy(zero_copy_only=False)).get_indexer(names)
+    )
+    before_size = None if before is None else before.column("size").to_numpy()
+    before_sha = None if before is None else before.column("sha256").to_numpy(zero_copy_only=False)
     for folder in sorted({rel.rpartition("/")[0] for rel in names.tolist()}):  # a few collections
         (stage / folder).mkdir(parents=True, exist_ok=True)
+    done = np.zeros(len(names), dtype=bool)
+    prev_links = None if previous is None else Path(previous) / LINKS_TABLE
+    if reuse_documents and before is not None and prev_links is not None and prev_links.is_file():
+        _, same = unchanged_documents(table, pq.read_table(prev_links))
+        candidates = np.flatnonzero(same & (at_before >= 0))
+        done[candidates] = link_many(previous, stage, names[candidates].tolist())
+        sizes[done], digests[done] = before_size[at_before[done]], before_sha[at_before[done]]
+    pending = table.filter(pa.array(np.repeat(~done, counts))) if done.any() else table
+    todo = np.flatnonzero(~done)
+    starts = np.r_[0, np.cumsum(counts[todo])[:-1]].astype(np.int64) if len(todo) else np.zeros(0, int)
     root = str(stage) + os.sep
     prev_root = None if previous is None else str(previous) + os.sep
-    linked = np.zeros(len(names), dtype=bool)
-    if same is not None and prev_root is not None:
-        for at in np.flatnonzero(same).tolist():  # one system call per unchanged dataset
-            rel = names[at]
-            entry = prev_files.get(rel)
-            if entry is None:
-                continue
-            try:
-                os.link(prev_root + rel, root + rel)
-            except OSError:
-                continue  # another file system, a missing file: written below
-            linked[at] = True
-            if entries is not None:
-                entries[rel] = dict(entry)
-    pending = links[np.repeat(~linked, counts)] if linked.any() else links
-    starts = np.r_[0, np.cumsum(counts[~linked])[:-1]].astype(np.int64) if (~linked).any() else np.zeros(0, int)
     for at in range(0, len(starts), DOCUMENT_BATCH):
-        stop = starts[at + DOCUMENT_BATCH] if at + DOCUMENT_BATCH < len(starts) else len(pending)
-        batch = datalink_documents(pending.iloc[starts[at] : stop])
-        for rel, content in batch.items():  # one file per dataset: plain os calls, no Path object each
-            entry = {"size": len(content), "sha256": hashlib.sha256(content).hexdigest()}
-            if entries is not None:
-                entries[rel] = entry
-            if prev_root is not None and prev_files.get(rel) == entry:
-                try:
-                    os.link(prev_root + rel, root + rel)  # the previous snapshot's immutable, identical file
-                    continue
-                except OSError:
-                    pass  # another file system, a missing file: write it
-            with open(root + rel, "wb") as handle:
-                handle.write(content)
+        stop = starts[at + DOCUMENT_BATCH] if at + DOCUMENT_BATCH < len(starts) else pending.num_rows
+        encoded = datalink_documents(to_frame(pending.slice(starts[at], stop - starts[at])))
+        which = todo[at : at + len(encoded)]  # documents in name order, as the link rows are
+        if list(encoded) != names[which].tolist():
+            raise DataLinkError("DataLink documents are not in the order of their link rows")
+        batch = list(encoded.values())
+        del encoded
+
+        def write(lo: int, hi: int, batch: list[bytes] = batch, which: np.ndarray = which) -> None:
+            for i in range(lo, hi):  # one file per dataset: plain os calls, no Path object each
+                doc, content = int(which[i]), batch[i]
+                rel = names[doc]
+                sizes[doc], digests[doc] = len(content), hashlib.sha256(content).hexdigest()
+                old = at_before[doc]
+                if old >= 0 and before_size[old] == sizes[doc] and before_sha[old] == digests[doc]:
+                    try:  # the previous snapshot's immutable, identical file
+                        os.link(prev_root + rel, root + rel)
+                        done[doc] = True
+                        continue
+                    except OSError:
+                        pass  # another file system, a missing file: write it
+                with open(root + rel, "wb") as handle:
+                    handle.write(content)
+
+        in_threads(write, len(batch))
         del batch
-    index = links[["ID", "document"]].drop_duplicates().rename(columns={"ID": "obs_publisher_did"})
+    if entries is not None:
+        entries.update(
+            zip(
+                names.tolist(),
+                ({"size": s, "sha256": h} for s, h in zip(sizes.tolist(), digests.tolist(), strict=True)),
+                strict=True,
+            )
+        )
+    if linked is not None:
+        linked += names[done].tolist()
+    # one row per document (one dataset each), in document order
+    index = pd.DataFrame(
+        {
+            "obs_publisher_did": table.column("ID").take(pa.array(first)).to_numpy(zero_copy_only=False),
+            "document": names,
+            "size": sizes,
+            "sha256": digests,
+        }
+    )
     (stage / DATALINK_INDEX).write_text(index.to_csv(index=False, lineterminator="\n"), encoding="utf-8")
     write_parquet(table, LINK_ROWS, stage / LINKS_TABLE)
     return sorted([*names.tolist(), DATALINK_INDEX, LINKS_TABLE])

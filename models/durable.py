@@ -22,8 +22,11 @@ import fcntl
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import numpy as np
 
 LOCK_NAME = ".voharvest.lock"
 _RENAME_EXCHANGE = 2
@@ -103,6 +106,71 @@ def link_or_copy(source: Path, target: Path) -> bool:
     except OSError:
         shutil.copy2(source, target)
         return False
+
+
+#: Threads making hard links or small files: the system calls release the GIL and two threads halve the
+#: time of 100,000 links on the 2-core machine (1.6 s -> 0.8 s; four threads: 1.2 s).
+FILE_THREADS = 2
+#: Fewest items per thread of :func:`in_threads` (a thread is not worth fewer).
+ITEMS_PER_THREAD = 1_000
+
+
+def in_threads(work: Callable[[int, int], None], count: int, threads: int = FILE_THREADS) -> None:
+    """Run ``work(start, stop)`` on ``threads`` contiguous slices of ``range(count)`` at once.
+
+    For loops of one system call per file over hundreds of thousands of files (DataLink documents):
+    ``link``, ``open``/``write`` and SHA-256 of a few kilobytes release the GIL, so the slices overlap
+    in the kernel. An exception in any slice is raised here, after every slice has ended.
+
+    Parameters
+    ----------
+    work
+        Called once per slice with its bounds; must be safe to run concurrently on disjoint slices.
+    count
+        Items to work on.
+    threads
+        Slices (at most one per :data:`ITEMS_PER_THREAD` items).
+    """
+    n = max(1, min(threads, count // ITEMS_PER_THREAD))
+    if n == 1:
+        work(0, count)
+        return
+    bounds = [count * i // n for i in range(n + 1)]
+    with ThreadPoolExecutor(n) as pool:
+        futures = [pool.submit(work, bounds[i], bounds[i + 1]) for i in range(n)]
+    for future in futures:
+        future.result()
+
+
+def link_many(source_root: str | Path, target_root: str | Path, rels: Sequence[str]) -> np.ndarray:
+    """Hard-link ``source_root/rel`` to ``target_root/rel`` for each ``rel``, in threads (:func:`in_threads`).
+
+    Parameters
+    ----------
+    source_root, target_root
+        The previous published snapshot and the stage (target folders must exist).
+    rels
+        Relative posix paths.
+
+    Returns
+    -------
+    numpy.ndarray
+        One boolean per path: linked. ``False`` (another file system, a missing source, ...) leaves
+        the file to the caller to write.
+    """
+    source, target = str(source_root) + os.sep, str(target_root) + os.sep
+    done = np.zeros(len(rels), dtype=bool)
+
+    def work(start: int, stop: int) -> None:
+        for i in range(start, stop):  # one system call per file
+            try:
+                os.link(source + rels[i], target + rels[i])
+            except OSError:
+                continue
+            done[i] = True
+
+    in_threads(work, len(rels))
+    return done
 
 
 def exchange(a: Path, b: Path) -> bool:

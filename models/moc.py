@@ -639,6 +639,10 @@ class Coverage:
             self._mocs[order] = footprint_mocs(self.footprints.parsed, order)
         return self._mocs[order]
 
+    def release(self) -> None:
+        """Drop the cached footprint MOCs (rebuilt if a degradation step needs them)."""
+        self._mocs.clear()
+
     def smoc(self, order: int) -> MOC:
         """Union of the footprints (all rows with a region)."""
         return union_all(self._footprint_mocs(order), order)
@@ -685,6 +689,9 @@ class MocFile:
     name: str = ""
     #: Files of the previous snapshot holding this very MOC (suffix -> (path, size)): linked, not rebuilt.
     reused: dict[str, tuple[Path, int]] = field(default_factory=dict)
+    #: Files already written to the snapshot's ``moc/`` folder when built (suffix -> size): their bytes are
+    #: not kept, so a plan holds the sizes of its MOCs, not their contents (bounded memory at any size).
+    written: dict[str, int] = field(default_factory=dict)
 
     @property
     def base(self) -> str:
@@ -694,15 +701,28 @@ class MocFile:
     @property
     def size(self) -> int:
         """Bytes of its files."""
-        return sum(len(b) for b in self.files.values()) + sum(size for _, size in self.reused.values())
+        return (
+            sum(len(b) for b in self.files.values())
+            + sum(self.written.values())
+            + sum(size for _, size in self.reused.values())
+        )
 
     @property
     def charged(self) -> int:
         """Bytes charged to the budget: the files minus the FITS framing."""
         return max(0, self.size - FITS_FRAMING)
 
-    def build(self, tool: str) -> None:
-        """(Re)build the MOC at the current orders and serialise it."""
+    def build(self, tool: str, folder: Path | None = None) -> None:
+        """(Re)build the MOC at the current orders and serialise it.
+
+        Parameters
+        ----------
+        tool
+            ``MOCTOOL``.
+        folder
+            The snapshot's ``moc/`` folder: the files are written there now (replacing those of an
+            earlier build) and only their sizes kept; ``None`` keeps the bytes in `files`.
+        """
         c = self.coverage
         if self.kind == "smoc":
             moc: MOC | TimeMOC | STMOC = c.smoc(self.space)
@@ -712,6 +732,16 @@ class MocFile:
             moc = c.stmoc(self.time, self.space)
         self.is_empty = bool(moc.is_empty() if isinstance(moc, STMOC) else moc.empty())
         self.files = moc_bytes(moc, moc_id=c.moc_id, tool=tool)
+        del moc
+        if folder is not None:
+            for suffix in self.written:
+                (folder / f"{self.base}.{suffix}").unlink(missing_ok=True)
+            self.written = {}
+            if not self.is_empty:  # no empty file (see `MocPlan.omitted`)
+                for suffix, data in self.files.items():
+                    (folder / f"{self.base}.{suffix}").write_bytes(data)
+                    self.written[suffix] = len(data)
+            self.files = {}
 
     def can_degrade(self) -> bool:
         """Whether an order of this MOC is above its floor."""
@@ -785,6 +815,7 @@ class MocPlan:
                 path = folder / f"{moc.base}.{suffix}"
                 path.write_bytes(data)
                 written.append(path.relative_to(directory).as_posix())
+            written += [f"moc/{moc.base}.{suffix}" for suffix in moc.written]  # written when built
         return sorted(written)
 
 
@@ -871,6 +902,7 @@ def plan_snapshot_mocs(
     budget_bytes: int | None,
     qualified_names: Mapping[str, str] | None = None,
     previous: PreviousMocs | None = None,
+    directory: str | Path | None = None,
 ) -> MocPlan:
     """Build every MOC of a snapshot at the orders of `choose_orders`, then fit them to the budget.
 
@@ -896,12 +928,21 @@ def plan_snapshot_mocs(
         ``MOCID`` prefix per table; default ``ivoa.<table>``.
     previous
         The previous snapshot's MOCs (:class:`PreviousMocs`), or ``None`` to build everything.
+    directory
+        The snapshot (staging) directory: each MOC is written to its ``moc/`` folder as soon as it is
+        built, and the plan keeps sizes only; a facility's footprint MOCs are dropped once its three
+        MOCs are built. At a million rows, holding every MOC's bytes and footprints until the budget
+        is fitted was the publication's peak memory. ``None``: the plan holds the bytes
+        (`MocPlan.write` writes them).
 
     Returns
     -------
     MocPlan
-        Serialised files, final orders, number of degradation steps, and whether they fit.
+        Serialised files (or their sizes), final orders, number of degradation steps, and whether they fit.
     """
+    folder = None if directory is None else Path(directory) / "moc"
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
     mocs: list[MocFile] = []
     inputs: dict[str, dict[str, object]] = {}
     pending: list[tuple[str, str, pd.DataFrame, str]] = []
@@ -923,7 +964,8 @@ def plan_snapshot_mocs(
         inputs[cname] = {"sha256": digest, "space": o.space, "time": o.time}
         built = [MocFile(coverage, kind, o.space, o.time) for kind in KINDS]
         for moc in built:
-            moc.build(tool)
+            moc.build(tool, folder)
+        coverage.release()
         return built
 
     for item in pending:
@@ -946,7 +988,8 @@ def plan_snapshot_mocs(
             break
         largest = min(candidates, key=lambda m: (-m.size, m.base))
         largest.degrade()
-        largest.build(tool)
+        largest.build(tool, folder)
+        largest.coverage.release()  # type: ignore[union-attr]
         inputs[largest.coverage.name]["degraded"] = True  # type: ignore[union-attr]
         steps += 1
     for record in inputs.values():
@@ -992,7 +1035,9 @@ def write_snapshot_mocs(
         Written files, relative to ``directory``.
     """
     budget = votable_budget(directory) if budget_bytes is None else budget_bytes
-    plan = plan_snapshot_mocs(tables, tool, budget_bytes=budget, qualified_names=qualified_names, previous=previous)
+    plan = plan_snapshot_mocs(
+        tables, tool, budget_bytes=budget, qualified_names=qualified_names, previous=previous, directory=directory
+    )
     return plan.write(directory)
 
 

@@ -46,12 +46,20 @@ from typing import Any, Literal
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from models import identifiers
 from models.arrow import arrow_schema, conform, to_frame
 from models.columns import TableSpec
-from models.datalink import datalink_access, snapshot_url, write_snapshot_datalinks
+from models.datalink import (
+    DATALINK_DIR,
+    DATALINK_INDEX,
+    datalink_access,
+    read_document_index,
+    snapshot_url,
+    write_snapshot_datalinks,
+)
 from models.datalink import manifest_entry as datalink_manifest_entry
 from models.durable import (
     exchange,
@@ -85,7 +93,7 @@ from models.parquet import write_parquet
 from models.provenance import read_previous_row_provenance, row_provenance, write_provenance
 from models.tables import HISTORY_TABLES, IVOA_TABLES, PROVENANCE_TABLES
 from models.tap_kit import write_tap_kit
-from models.validate import validate_table
+from models.validate import VALIDATE_SLICE, validate_batches
 from models.visibility.moc import write_snapshot_visibility
 from models.votable import write_votable
 
@@ -188,12 +196,25 @@ def clean_stale_staging(output_root: Path) -> list[Path]:
 
 
 # -- manifest ------------------------------------------------------------------------------------
-def _walk_files(directory: Path) -> list[str]:
+#: Index files listing, with size and SHA-256, the files in the subfolders of a folder, in place of
+#: the manifest: ``{index: (folder, reader)}``; a reader gives ``document``, ``size``, ``sha256`` per file
+#: (or ``None`` for an index without them). A snapshot holds one DataLink document per event list
+#: (420,000 at a million obsplan rows); one manifest line each made every day's manifest, its JSON
+#: reading and writing, and the publication's checks grow with the archive, not with the day's
+#: changes. The manifest lists the index (its SHA-256 covers every document's) and records it under
+#: ``file_index``; :func:`validate_snapshot` checks the indexed files against it as against the manifest.
+FILE_INDEXES: dict[str, tuple[str, Callable[[Path], pd.DataFrame | None]]] = {
+    DATALINK_INDEX: (f"{DATALINK_DIR}/", read_document_index)
+}
+
+
+def _walk_files(directory: Path, skip_below: Collection[str] = ()) -> list[str]:
     """Relative posix path of every file and symlink under ``directory``, sorted.
 
     ``os.scandir`` with plain strings (no :class:`~pathlib.Path` or ``os.path.join`` per file): snapshots
     hold one DataLink document per event list, hundreds of thousands of files at archive scale. A
-    symlinked folder is listed like a file (not followed).
+    symlinked folder is listed like a file (not followed). Subfolders of the folders in ``skip_below``
+    (``"datalink/"``) are not entered (their files are listed by an index, :data:`FILE_INDEXES`).
     """
     top = str(directory) + os.sep
     found: list[str] = []
@@ -203,15 +224,50 @@ def _walk_files(directory: Path) -> list[str]:
         with os.scandir(top + prefix) as entries:
             for entry in entries:
                 if entry.is_dir(follow_symlinks=False):
-                    folders.append(prefix + entry.name + "/")
+                    if prefix not in skip_below:
+                        folders.append(prefix + entry.name + "/")
                 else:
                     found.append(prefix + entry.name)
     found.sort()
     return found
 
 
+def indexed_folders(directory: Path) -> dict[str, str]:
+    """The :data:`FILE_INDEXES` a snapshot (or stage) has, with the folder each lists: ``{index: folder}``.
+
+    An index counts when it has ``size`` and ``sha256`` columns (a DataLink index of an earlier
+    version has not: its documents are in the manifest). Reads one line per index.
+    """
+    out = {}
+    for index, (folder, _reader) in FILE_INDEXES.items():
+        try:
+            with open(Path(directory) / index, encoding="utf-8") as handle:
+                header = handle.readline().rstrip("\n").split(",")
+        except OSError:
+            continue
+        if {"size", "sha256"} <= set(header):
+            out[index] = folder
+    return out
+
+
+def read_file_index(directory: Path, index: str) -> pa.Table:
+    """``path``, ``size``, ``sha256`` of the files an index of :data:`FILE_INDEXES` lists (one row per file).
+
+    Raises
+    ------
+    SnapshotError
+        The index cannot be read or lacks its columns.
+    """
+    table = FILE_INDEXES[index][1](Path(directory))
+    if table is None:
+        raise SnapshotError(f"{index}: cannot be read as a file index (path, size and sha256 per file)")
+    return pa.table({"path": table.column("document"), "size": table.column("size"), "sha256": table.column("sha256")})
+
+
 def file_entries(directory: Path, known: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
     """``{relative posix path: {size, sha256}}`` of every file but the manifest, sorted by path.
+
+    Files listed by an index (:func:`indexed_folders`) are not among them: the index is.
 
     Parameters
     ----------
@@ -226,7 +282,7 @@ def file_entries(directory: Path, known: Mapping[str, Mapping[str, Any]] | None 
     known = known or {}
     top = str(directory) + os.sep
     out: dict[str, dict[str, Any]] = {}
-    for rel in _walk_files(Path(directory)):
+    for rel in _walk_files(Path(directory), set(indexed_folders(directory).values())):
         if rel == MANIFEST:
             continue
         entry = known.get(rel)
@@ -234,6 +290,54 @@ def file_entries(directory: Path, known: Mapping[str, Mapping[str, Any]] | None 
             out[rel] = {"size": entry["size"], "sha256": entry["sha256"]}
         else:
             out[rel] = {"size": os.stat(top + rel).st_size, "sha256": sha256_file(Path(top + rel))}
+    return out
+
+
+def file_index_record(directory: Path) -> dict[str, dict[str, Any]]:
+    """The manifest's ``file_index``: per index, the folder it lists, its files and their bytes."""
+    out = {}
+    for index, folder in sorted(indexed_folders(directory).items()):
+        table = read_file_index(directory, index)
+        out[index] = {
+            "folder": folder,
+            "files": table.num_rows,
+            "bytes": int(pc.sum(table.column("size")).as_py() or 0),
+        }
+    return out
+
+
+def with_indexed(
+    files: Mapping[str, Mapping[str, Any]], indexed: Mapping[str, Mapping[str, Any]]
+) -> dict[str, Mapping[str, Any]]:
+    """The manifest's entries and the indexed files' in one mapping sorted by path (as a manifest lists them).
+
+    Both are sorted already: the sort merges two runs (linear).
+    """
+    return dict(sorted([*files.items(), *indexed.items()], key=lambda item: item[0]))
+
+
+def listed_files(directory: Path, manifest: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every file a manifest vouches for: its ``files`` plus those of its ``file_index`` indexes.
+
+    For readers that want one mapping (a diff of two snapshots); publication's checks read the
+    indexes vectorised instead (:func:`validate_snapshot`).
+    """
+    out = dict(manifest.get("files") or {})
+    for index in manifest.get("file_index") or {}:
+        if index in FILE_INDEXES:
+            table = read_file_index(directory, index)
+            out.update(
+                zip(
+                    table.column("path").to_pylist(),
+                    (
+                        {"size": n, "sha256": h}
+                        for n, h in zip(
+                            table.column("size").to_pylist(), table.column("sha256").to_pylist(), strict=True
+                        )
+                    ),
+                    strict=True,
+                )
+            )
     return out
 
 
@@ -264,6 +368,9 @@ def write_manifest(
     ``known`` entries (from :func:`file_entries`) are reused instead of hashing those files again.
     """
     manifest = {**document, "format": MANIFEST_FORMAT, "files": file_entries(directory, known)}
+    indexes = file_index_record(directory)
+    if indexes:
+        manifest["file_index"] = indexes
     path = Path(directory) / MANIFEST
     path.write_bytes(dumps(manifest))
     return path
@@ -282,36 +389,86 @@ def read_manifest(directory: Path) -> dict[str, Any]:
 
 # -- validation ----------------------------------------------------------------------------------
 def _check_files(
-    directory: Path, listed: Mapping[str, Mapping[str, Any]], *, rehash: bool = True
+    directory: Path,
+    listed: Mapping[str, Mapping[str, Any]],
+    *,
+    rehash: bool = True,
+    indexes: Mapping[str, Any] | None = None,
+    trusted: Collection[str] = (),
 ) -> tuple[list[str], set[str]]:
+    """Compare the files present with those the manifest lists, directly or through its ``file_index``.
+
+    Sizes are compared with one ``stat`` per file, except for ``trusted`` files (hard links to the
+    previous published snapshot, made by this publication); ``rehash`` re-reads every file.
+    """
     problems: list[str] = []
     bad: set[str] = set()
-    top = str(directory) + os.sep
-    actual = set(_walk_files(directory))  # one walk, one stat per file: no Path object each
+    actual = set(_walk_files(directory))  # one walk: no Path object per file
     actual.discard(MANIFEST)
-    for rel in sorted(actual - listed.keys()):
-        problems.append(f"{rel}: file not listed in {MANIFEST}")
+    paths: list[str] = []  # indexed files, with their sizes and digests
+    sizes: list[int] = []
+    digests: list[str] = []
+    for index, record in sorted((indexes or {}).items()):
+        folder = FILE_INDEXES[index][0] if index in FILE_INDEXES else None
+        if folder is None or not isinstance(record, Mapping) or record.get("folder") != folder:
+            problems.append(f"{MANIFEST}: file_index[{index!r}] is not a file index of this voharvest version")
+            continue
+        if index not in listed:
+            problems.append(f"{index}: file index not listed in {MANIFEST}")
+            continue
+        try:
+            table = read_file_index(directory, index)
+        except SnapshotError as exc:
+            problems.append(str(exc))
+            bad.add(index)
+            continue
+        inside = pc.and_(
+            pc.starts_with(table.column("path"), folder),
+            pc.match_substring(pc.utf8_slice_codeunits(table.column("path"), len(folder)), "/"),
+        )
+        outside = table.column("path").filter(pc.invert(pc.fill_null(inside, False))).to_pylist()
+        problems += [f"{index}: lists {p}, outside the subfolders of {folder}" for p in outside[:20]]
+        if pc.count_distinct(table.column("path")).as_py() != table.num_rows:
+            problems.append(f"{index}: lists a file more than once")
+        if table.num_rows != record.get("files"):
+            problems.append(f"{index}: lists {table.num_rows} files, {MANIFEST} says {record.get('files')}")
+        paths += table.column("path").to_pylist()
+        sizes += table.column("size").to_pylist()
+        digests += table.column("sha256").to_pylist()
+    indexed = set(paths)
+    for rel in sorted(actual - listed.keys() - indexed):
+        problems.append(f"{rel}: file not listed in {MANIFEST}" + (" or its file index" if indexed else ""))
         bad.add(rel)
-    for rel, entry in sorted(listed.items()):
-        path = top + rel
+    trusted = trusted if isinstance(trusted, set | frozenset) else set(trusted)
+    listed_sorted = sorted(listed)
+    checks = zip(
+        [*listed_sorted, *paths],
+        [*(listed[r].get("size") for r in listed_sorted), *sizes],
+        [*(listed[r].get("sha256") for r in listed_sorted), *digests],
+        strict=True,
+    )
+    top = str(directory) + os.sep
+    for rel, want_size, want_digest in checks:
         if rel not in actual:
             problems.append(f"{rel}: listed in {MANIFEST} but missing")
             bad.add(rel)
             continue
+        if not rehash and rel in trusted:
+            continue  # a hard link this publication made to the previous snapshot's file: same inode
         try:
-            size = os.stat(path).st_size
+            size = os.stat(top + rel).st_size
         except OSError as exc:  # a dangling symlink
             problems.append(f"{rel}: cannot be read ({exc.strerror})")
             bad.add(rel)
             continue
-        if size != entry.get("size"):
-            problems.append(f"{rel}: size {size} bytes, manifest says {entry.get('size')}")
+        if size != want_size:
+            problems.append(f"{rel}: size {size} bytes, manifest says {want_size}")
             bad.add(rel)
         if not rehash:
             continue
-        digest = sha256_file(Path(path))
-        if digest != entry.get("sha256"):
-            problems.append(f"{rel}: SHA-256 {digest} does not match the manifest's {entry.get('sha256')}")
+        digest = sha256_file(Path(top + rel))
+        if digest != want_digest:
+            problems.append(f"{rel}: SHA-256 {digest} does not match the manifest's {want_digest}")
             bad.add(rel)
     return problems, bad
 
@@ -359,13 +516,18 @@ def _check_table(
     fresh = [f for f in files if f not in set(trusted)]
     if not fresh:
         return problems
+    # read back a slice at a time (the key columns whole, for uniqueness): a table written now is never
+    # held whole in memory next to the frames it was written from
+    keys = sorted({k for key in spec.unique for k in key})
     try:
-        tables = [pq.read_table(directory / f) for f in fresh]
+        key_table = pa.concat_tables([pq.read_table(directory / f, columns=keys) for f in fresh])
+        batches = (
+            batch for f in fresh for batch in pq.ParquetFile(directory / f).iter_batches(batch_size=VALIDATE_SLICE)
+        )
+        found = validate_batches(batches, spec, as_of=as_of, keys=key_table)
     except Exception as exc:  # noqa: BLE001 - any reader failure is a finding, reported with its cause
         return [*problems, f"{label}: cannot be read as Parquet ({type(exc).__name__}: {exc})"]
-    table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
-    del tables
-    problems += [f"{label}: {v.message}" for v in validate_table(table, spec, as_of=as_of)]
+    problems += [f"{label}: {v.message}" for v in found]
     return problems
 
 
@@ -412,8 +574,16 @@ def validate_snapshot(directory: Path, *, rehash: bool = True, trusted: Collecti
         return [*problems, f"{MANIFEST}: no 'files' mapping"]
     shapeless = sorted(rel for rel, entry in listed.items() if not isinstance(entry, dict))
     problems += [f"{MANIFEST}: files[{rel!r}] is not an object with size and sha256" for rel in shapeless]
+    indexes = manifest.get("file_index")
+    if indexes is not None and not isinstance(indexes, dict):
+        problems.append(f"{MANIFEST}: 'file_index' is a JSON {type(indexes).__name__}, expected an object")
+        indexes = None
     file_problems, bad = _check_files(
-        directory, {k: v for k, v in listed.items() if isinstance(v, dict)}, rehash=rehash
+        directory,
+        {k: v for k, v in listed.items() if isinstance(v, dict)},
+        rehash=rehash,
+        indexes=indexes,
+        trusted=trusted,
     )
     problems += [p for p in file_problems if not any(p.startswith(f"{rel}: file not listed") for rel in shapeless)]
     as_of = manifest.get("as_of_mjd")  # the harvest's as-of time: Performed rows must have ended by then
@@ -713,7 +883,12 @@ def write_mocs_reusing(
     names = {n: SNAPSHOT_TABLES[n].qualified_name for n in tables}
     prev = None if previous is None or previous_manifest is None else PreviousMocs(Path(previous), previous_manifest)
     plan = plan_snapshot_mocs(
-        tables, tool, budget_bytes=votable_budget(directory), qualified_names=names, previous=prev
+        tables,
+        tool,
+        budget_bytes=votable_budget(directory),
+        qualified_names=names,
+        previous=prev,
+        directory=directory,
     )
     files = plan.write(directory)
     prev_files = (previous_manifest or {}).get("files") or {}
@@ -854,15 +1029,16 @@ def stage_snapshot(
         previous_manifest = _manifest_or_none(previous)
         if previous_manifest is None:
             previous = None
-        datalink_entries: dict[str, dict[str, Any]] = {}
+        datalink_entries: dict[str, dict[str, Any]] = {}  # listed by the DataLink index, not the manifest
+        reused: list[str] = []
         links = write_snapshot_datalinks(
             stage,
             tables["obscore"],
             tables["obscore_hea"],
             base_url,
             previous=previous,
-            previous_files=None if previous_manifest is None else previous_manifest.get("files"),
             entries=datalink_entries,
+            linked=reused,
             reuse_documents=written_by_this_code(previous_manifest),
         )
         tables = {**tables, "obscore": datalink_access(tables["obscore"], base_url)}
@@ -870,9 +1046,7 @@ def stage_snapshot(
         tables["row_provenance"] = row_provenance(
             tables["obsplan"], tables["obscore"], facts, previous_rows, tables["obsplan_history"]
         )
-        known: dict[str, dict[str, Any]] = dict(datalink_entries)  # hashed while written
-        prev_files = {} if previous_manifest is None else previous_manifest.get("files") or {}
-        reused: list[str] = [rel for rel, entry in datalink_entries.items() if prev_files.get(rel) == entry]
+        known: dict[str, dict[str, Any]] = {}  # hashed while written
         entries: dict[str, dict[str, Any]] = {}
         for name in SNAPSHOT_ORDER:  # one table at a time: its Arrow copy is freed before the next
             if name == HISTORY_TABLE:
@@ -928,9 +1102,10 @@ def stage_snapshot(
         }
         files = file_entries(stage, known)  # every byte written so far, hashed once (reused files: not at all)
         _share_identical(stage, previous, previous_manifest, files, set(reused))
-        document["provenance"] = write_provenance(stage, document, files)  # PROV of every file above
+        # PROV and the landing page describe the DataLink documents too (the manifest lists their index)
+        document["provenance"] = write_provenance(stage, document, with_indexed(files, datalink_entries))
         files = file_entries(stage, files)  # hashes only the provenance files
-        write_landing_page(stage, {**document, "files": files}, tables, changes)
+        write_landing_page(stage, {**document, "files": with_indexed(files, datalink_entries)}, tables, changes)
         write_manifest(stage, document, known=files)  # hashes only the landing page
         _REUSED[str(stage)] = frozenset(reused)
     except BaseException:

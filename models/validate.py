@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -275,17 +276,54 @@ def validate_table(
 
     if table.num_rows <= slice_rows:
         return validate(to_frame(table), spec, as_of=as_of)
+    slices = (table.slice(start, slice_rows) for start in range(0, table.num_rows, slice_rows))
+    keys = sorted({k for key in spec.unique for k in key if k in table.column_names})
+    return validate_batches(slices, spec, as_of=as_of, keys=table.select(keys))
+
+
+def validate_batches(
+    batches: Iterable[pa.Table | pa.RecordBatch], spec: TableSpec, *, as_of: AsOf = None, keys: pa.Table
+) -> list[Violation]:
+    """:func:`validate` of rows given a batch at a time (e.g. read from Parquet a row group at a time).
+
+    The same violations as :func:`validate` of all the rows at once: each batch is checked for every
+    rule but uniqueness (its violations' rows shifted by the rows before it), and uniqueness on
+    ``keys``, the key columns of all the rows. Only one batch is in memory besides the keys, so a
+    million-row table is checked in the memory of a few hundred thousand rows.
+
+    Parameters
+    ----------
+    batches
+        The rows in order.
+    spec, as_of
+        As for :func:`validate`.
+    keys
+        The columns of ``spec.unique`` (those present) of all the rows, in the same order.
+
+    Returns
+    -------
+    list[Violation]
+        Grouped per rule, as :func:`validate` gives.
+    """
+    from models.arrow import to_frame
+
     per_row_rules = dataclasses.replace(spec, unique=())
     merged: dict[tuple[str, str, str, str], list[np.ndarray]] = {}
-    for start in range(0, table.num_rows, slice_rows):
-        for v in validate(to_frame(table.slice(start, slice_rows)), per_row_rules, as_of=as_of):
+    start = 0
+    for batch in batches:
+        import pyarrow as pa
+
+        table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
+        for v in validate(to_frame(table), per_row_rules, as_of=as_of):
             rows = np.asarray(v.rows, dtype=np.int64) + start
             merged.setdefault((v.code, v.table, v.column, v.rule), []).append(rows)
+        start += table.num_rows
+        del table
     out = [Violation(*key, rows=tuple(np.concatenate(parts).tolist())) for key, parts in merged.items()]
     name = spec.qualified_name
     for key in spec.unique:
-        if all(k in table.column_names for k in key):
-            m = to_frame(table.select(list(key))).duplicated(list(key), keep=False).to_numpy()
+        if all(k in keys.column_names for k in key):
+            m = to_frame(keys.select(list(key))).duplicated(list(key), keep=False).to_numpy()
             if m.any():
                 out.append(Violation("unique", name, ",".join(key), f"({', '.join(key)}) must be unique", _rows(m)))
     return out

@@ -342,7 +342,8 @@ def _validate(args: argparse.Namespace) -> int:
         return 1
     manifest = read_manifest(args.snapshot)
     rows = ", ".join(f"{k} {v['rows']}" for k, v in sorted(manifest.get("tables", {}).items()))
-    print(f"{args.snapshot}: valid ({len(manifest['files'])} files checked; rows: {rows})")
+    indexed = sum(int(r.get("files", 0)) for r in (manifest.get("file_index") or {}).values())
+    print(f"{args.snapshot}: valid ({len(manifest['files']) + indexed} files checked; rows: {rows})")
     return 0
 
 

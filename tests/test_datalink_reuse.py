@@ -8,6 +8,7 @@ snapshot (105 H.E.S.S. runs with their IRF links, INTEGRAL, NuSTAR and XMM-Newto
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 from pathlib import Path
@@ -18,10 +19,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from models import datalink
+from models import datalink, durable
 from models.arrow import conform
 from models.datalink import (
     DATALINK,
+    DATALINK_INDEX,
     LINK_ROWS,
     LINKS_TABLE,
     unchanged_documents,
@@ -147,8 +149,9 @@ def test_a_day_encodes_only_changed_documents_and_matches_a_full_rebuild(
 
     second = _stage(tmp_path, "second")
     day_entries: dict[str, dict] = {}
+    day_linked: list[str] = []
     written = write_snapshot_datalinks(
-        second, day, hea, None, previous=first, previous_files=entries, entries=day_entries, reuse_documents=True
+        second, day, hea, None, previous=first, entries=day_entries, linked=day_linked, reuse_documents=True
     )
     rebuilt = _stage(tmp_path, "rebuilt")
     write_snapshot_datalinks(rebuilt, day, hea, None)  # no previous snapshot: everything encoded
@@ -156,12 +159,16 @@ def test_a_day_encodes_only_changed_documents_and_matches_a_full_rebuild(
     assert removed not in written and not (second / removed).exists()
     linked = {rel for rel in _documents(second) if os.stat(second / rel).st_ino == os.stat(first / rel).st_ino}
     assert linked == set(_documents(second)) - {path}  # every unchanged document is the previous file
+    assert sorted(day_linked) == sorted(linked)  # and the caller is told which (publication trusts them)
     assert (second / path).read_bytes() != (first / path).read_bytes()
     assert b"moved/events.evt.gz" in (second / path).read_bytes()
     # manifest entries: reused for links, computed from the bytes for the new one
-    for rel in _documents(second):
-        content = (second / rel).read_bytes()
-        assert day_entries[rel]["size"] == len(content)
+    index = pd.read_csv(second / DATALINK_INDEX)
+    assert sorted(index["document"]) == sorted(_documents(second))
+    for rel, content in _documents(second).items():
+        assert day_entries[rel] == {"size": len(content), "sha256": hashlib.sha256(content).hexdigest()}
+        row = index[index["document"] == rel].iloc[0]  # the index the manifest lists in their place
+        assert (int(row["size"]), row["sha256"]) == (len(content), hashlib.sha256(content).hexdigest())
     assert day_entries[path] != entries[path]
     assert pq.read_table(second / LINKS_TABLE).equals(pq.read_table(rebuilt / LINKS_TABLE))
     # one document fewer: the XMM-Newton observation's #this, #calibration and #provenance rows
@@ -175,7 +182,7 @@ def test_another_base_url_or_no_reuse_rebuilds_every_document(
     first, entries = _published(tmp_path, obscore, hea)
     base = "https://data.example.org/voharvest/snapshots/2025-09-06"
     second = _stage(tmp_path, "second")
-    write_snapshot_datalinks(second, obscore, hea, base, previous=first, previous_files=entries, reuse_documents=True)
+    write_snapshot_datalinks(second, obscore, hea, base, previous=first, reuse_documents=True)
     docs = _documents(second)
     # every #provenance link is now absolute: no document is the previous one
     assert all(os.stat(second / rel).st_ino != os.stat(first / rel).st_ino for rel in docs)
@@ -183,7 +190,7 @@ def test_another_base_url_or_no_reuse_rebuilds_every_document(
     # not written by the same code (reuse_documents False): rows are not compared, yet a document that
     # comes out byte-identical is still linked rather than stored twice
     third = _stage(tmp_path, "third")
-    write_snapshot_datalinks(third, obscore, hea, None, previous=first, previous_files=entries)
+    write_snapshot_datalinks(third, obscore, hea, None, previous=first)
     assert all(os.stat(third / rel).st_ino == os.stat(first / rel).st_ino for rel in _documents(third))
     assert _documents(third) == _documents(first)
 
@@ -199,3 +206,14 @@ def test_documents_written_in_batches_are_the_same_bytes(
     entries: dict[str, dict] = {}
     write_snapshot_datalinks(batched, obscore, hea, None, entries=entries)
     assert _documents(batched) == _documents(whole) and len(entries) == 119
+    # in two threads (a slice per thread from 1 document on): the same bytes, index and links
+    monkeypatch.setattr(durable, "ITEMS_PER_THREAD", 1)
+    threaded = _stage(tmp_path, "threaded")
+    write_snapshot_datalinks(threaded, obscore, hea, None, entries=entries)
+    assert _documents(threaded) == _documents(whole)
+    assert (threaded / DATALINK_INDEX).read_bytes() == (whole / DATALINK_INDEX).read_bytes()
+    again = _stage(tmp_path, "again")
+    linked: list[str] = []
+    write_snapshot_datalinks(again, obscore, hea, None, previous=threaded, linked=linked, reuse_documents=True)
+    assert sorted(linked) == sorted(_documents(whole))  # every document linked, by two threads
+    assert all(os.stat(again / r).st_ino == os.stat(threaded / r).st_ino for r in linked)

@@ -288,6 +288,26 @@ def test_budget_degrades_largest_first_deterministically_and_keeps_coverage(tmp_
         assert stmoc.contains(utc_mjd_to_time(rows["t_max"].to_numpy()).tcb, lon, lat).all()
 
 
+def test_plan_written_as_built_gives_the_same_files_and_holds_no_bytes(tmp_path):
+    """``directory=``: each MOC written when built (degraded ones rewritten); only sizes kept in memory."""
+    frame = _frame(3_000, seed=5)
+    tables = {"obsplan": frame}
+    budget = mm.plan_snapshot_mocs(tables, TOOL, budget_bytes=None).charged // 4
+    held = mm.plan_snapshot_mocs(tables, TOOL, budget_bytes=budget)
+    (tmp_path / "held").mkdir()
+    held_files = held.write(tmp_path / "held")
+    spilled = mm.plan_snapshot_mocs(tables, TOOL, budget_bytes=budget, directory=tmp_path / "spilled")
+    assert spilled.degradations == held.degradations > 0
+    assert all(not m.files for m in spilled.mocs)  # no MOC bytes held by the plan
+    assert all(m.coverage._mocs == {} for m in spilled.mocs)  # nor footprint MOCs
+    assert spilled.size == held.size and spilled.charged <= budget
+    assert spilled.write(tmp_path / "spilled") == held_files
+    # exactly the files of the plan (a degraded MOC's earlier build replaced, not left beside), same bytes
+    assert sorted(p.name for p in (tmp_path / "spilled" / "moc").iterdir()) == [f[4:] for f in held_files]
+    for rel in held_files:
+        assert (tmp_path / "spilled" / rel).read_bytes() == (tmp_path / "held" / rel).read_bytes(), rel
+
+
 def test_budget_stops_at_the_floor_and_says_so():
     tables = {"obsplan": _frame(400, seed=2)}
     plan = mm.plan_snapshot_mocs(tables, TOOL, budget_bytes=0)

@@ -63,11 +63,18 @@ def harvested_snapshot() -> Path:
 
 
 def staged_copy(tmp_path: Path) -> tuple[Path, dict, dict]:
-    """A writable copy of the harvested snapshot, its manifest document (without files) and file entries."""
+    """A writable copy of the harvested snapshot, its manifest document (without files) and file entries.
+
+    The entries are those publication gives the PROV record: the manifest's files and the DataLink
+    documents its file index lists.
+    """
+    from models.snapshot import listed_files
+
     stage = tmp_path / "stage"
     shutil.copytree(harvested_snapshot(), stage)
     manifest = json.loads((stage / "manifest.json").read_text())
-    files = manifest.pop("files")
+    files = listed_files(stage, manifest)
+    manifest.pop("files")
     manifest.pop("format")
     return stage, manifest, files
 

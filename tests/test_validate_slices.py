@@ -8,12 +8,12 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from models import OBSPLAN
 from models.arrow import conform, to_frame
-from models.validate import validate, validate_table
+from models.validate import validate, validate_batches, validate_table
 from tests.test_provenance import harvested_snapshot
 
 
@@ -63,3 +63,25 @@ def test_damage_in_two_slices_is_one_violation_with_both_rows(obsplan: pa.Table)
     assert len(status) == 1 and status[0].rows == (2, 30)
     (unique,) = [v for v in found if v.code == "unique"]
     assert unique.rows == (1, 31)
+
+
+@settings(max_examples=25, deadline=None)  # each example validates a few batches: about a second
+@given(data=st.data())
+def test_batches_read_back_from_parquet_find_what_the_whole_table_finds(
+    obsplan: pa.Table, data: st.DataObject, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Publication's path: rows read back a batch at a time from the written file, keys read whole."""
+    frame = to_frame(obsplan).copy()
+    for _ in range(data.draw(st.integers(1, 3))):
+        row, other = data.draw(st.integers(0, len(frame) - 1)), data.draw(st.integers(0, len(frame) - 2))
+        other += other >= row  # another row: a duplicate key
+        frame.loc[row, "execution_status"] = "Done"
+        frame.loc[other, ["obs_collection", "obs_id"]] = frame.loc[row, ["obs_collection", "obs_id"]].to_numpy()
+    table = conform(frame, OBSPLAN)
+    path = tmp_path_factory.mktemp("batches") / "obsplan.parquet"
+    pq.write_table(table, path, row_group_size=data.draw(st.integers(4, 40)))
+    keys = pq.read_table(path, columns=sorted({k for key in OBSPLAN.unique for k in key}))
+    batches = pq.ParquetFile(path).iter_batches(batch_size=data.draw(st.integers(6, 40)))
+    found = validate_batches(batches, OBSPLAN, as_of=60923.0, keys=keys)
+    assert _key(found) == _key(validate(to_frame(table), OBSPLAN, as_of=60923.0))
+    assert any(v.code == "unique" for v in found) and any(v.column == "execution_status" for v in found)
