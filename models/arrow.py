@@ -131,3 +131,32 @@ def spec_json(spec: TableSpec) -> str:
         },
         indent=1,
     )
+
+
+def text_array(values: object, *, nulls: bool = False) -> pa.Array | None:
+    """A column as one Arrow ``large_string`` array, for vectorised text work without a Python object per row.
+
+    Parameters
+    ----------
+    values
+        A pandas Series, Arrow array or sequence.
+    nulls
+        Accept NULLs (an all-NULL column gives an all-NULL text array).
+
+    Returns
+    -------
+    pyarrow.Array or None
+        ``None`` when the values are not text, or hold NULLs and ``nulls`` is false: the caller then takes
+        its general path.
+    """
+    try:
+        arr = pa.array(values, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
+    if pa.types.is_null(arr.type) and nulls:
+        return pa.nulls(len(arr), pa.large_string())
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)) or (arr.null_count and not nulls):
+        return None
+    return arr.cast(pa.large_string())

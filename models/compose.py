@@ -17,8 +17,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from models.arrow import empty_frame
+from models.columns import TableSpec
 from models.hea import XRAY_ARCHIVES, xray_performed_to_obscore
-from models.history import SOURCE_COLUMN, reconcile, sort_order
+from models.history import SOURCE_COLUMN, reconcile, sort_order, take_rows
 from models.identifiers import publisher_did
 from models.tables import OBSCORE, OBSCORE_HEA, OBSCORE_RADIO
 
@@ -63,6 +64,10 @@ def carry_over(previous: Mapping[str, pd.DataFrame], collections: list[str]) -> 
     return out
 
 
+#: A part of an ObsCore table before it is assembled: a frame and the positions of its rows taken (``None``: all).
+_Piece = tuple[pd.DataFrame, "np.ndarray | None"]
+
+
 def xray_obscore(
     obsplan: pd.DataFrame, as_of_mjd: float, previous: Mapping[str, pd.DataFrame] | None = None
 ) -> dict[str, pd.DataFrame]:
@@ -88,14 +93,30 @@ def xray_obscore(
     dict
         ``obscore`` and ``obscore_hea`` frames.
     """
+    pieces = _xray_pieces(obsplan, as_of_mjd, previous)
+    out = {}
+    for name, parts in pieces.items():
+        frames = [f if rows is None else f.iloc[rows] for f, rows in parts]
+        out[name] = frames[0] if len(frames) == 1 else _union(frames, [_DID])
+    return out
+
+
+def _xray_pieces(
+    obsplan: pd.DataFrame, as_of_mjd: float, previous: Mapping[str, pd.DataFrame] | None
+) -> dict[str, list[_Piece]]:
+    """:func:`xray_obscore` before assembly: the rows built today, then the previous frame with the rows kept.
+
+    The previous snapshot's tables (hundreds of thousands of rows) are not filtered and concatenated
+    here: :func:`compose` takes every piece of a table once, in its final order (:func:`_assemble`).
+    """
     if previous is None or previous.get("obscore") is None or previous.get("obscore_hea") is None:
-        return xray_performed_to_obscore(obsplan)
+        return {name: [(frame, None)] for name, frame in xray_performed_to_obscore(obsplan).items()}
     t_planning = pd.to_numeric(obsplan["t_planning"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
     performed = (obsplan["execution_status"] == "Performed").to_numpy(dtype=bool, na_value=False)
     xray = obsplan["facility_name"].isin(list(XRAY_ARCHIVES)).to_numpy(dtype=bool, na_value=False)
     old = performed & xray & (t_planning < as_of_mjd)
     if not old.any():
-        return xray_performed_to_obscore(obsplan)
+        return {name: [(frame, None)] for name, frame in xray_performed_to_obscore(obsplan).items()}
     rows = np.flatnonzero(old)  # only the three columns the identifier needs are taken, not the whole rows
     collection = obsplan["obs_collection"].iloc[rows]
     collection = collection.where(collection.notna(), obsplan["facility_name"].iloc[rows]).astype(object)
@@ -103,17 +124,61 @@ def xray_obscore(
         publisher_did(collection, obsplan["obs_id"].iloc[rows].astype(str)), type=pa.string(), from_pandas=True
     )
     unique = len(pc.unique(dids)) == len(dids)
-    kept = {}
+    kept: dict[str, _Piece] = {}
     for name in ("obscore", "obscore_hea"):
         frame = previous[name]
         present = pa.array(frame[_DID], type=pa.string(), from_pandas=True)
         mask = np.asarray(pc.is_in(present, value_set=dids).to_numpy(zero_copy_only=False), dtype=bool)
         if int(mask.sum()) != len(dids) or not unique:
-            return xray_performed_to_obscore(obsplan)  # not all there (another code version, a gap): build all
-        kept[name] = frame if mask.all() else frame[mask]  # every previous row kept: no copy
+            return {n: [(f, None)] for n, f in xray_performed_to_obscore(obsplan).items()}  # not all there: build all
+        kept[name] = (frame, None if mask.all() else np.flatnonzero(mask))  # every previous row kept: no copy
     # what xray_performed_to_obscore would select among the other rows: performed X-ray rows new today
     built = xray_performed_to_obscore(obsplan.loc[performed & xray & ~old])
-    return {name: _union([built[name], kept[name]], [_DID]) for name in kept}
+    return {name: [(built[name], None), kept[name]] for name in kept}
+
+
+def _assemble(pieces: list[_Piece], name: str, spec: TableSpec) -> pd.DataFrame:
+    """``_order(_union([the rows of each piece]), name)`` with one take instead of a copy per step.
+
+    The pieces are concatenated as they are (text columns are Arrow chunks: no copy), the key columns
+    of the rows taken are sorted, and the table is taken once in that order
+    (:func:`models.history.take_rows`: by slices, the previous rows being runs in their published
+    order): at a million rows the previous snapshot's X-ray ObsCore rows are no longer filtered, united
+    and then gathered again.
+
+    Parameters
+    ----------
+    pieces
+        The table's parts in union order (harvested rows, X-ray rows built today, the previous rows kept,
+        carried-over rows), each with the positions of its rows taken (``None``: all).
+    name
+        The ObsCore table (names its sort keys, as :func:`_order`).
+    spec
+        Its spec (an empty table when no piece has a row).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table, on a fresh ``RangeIndex``.
+    """
+    pieces = [(f, rows) for f, rows in pieces if len(f) and (rows is None or len(rows))]
+    if not pieces:
+        return empty_frame(spec)
+    union = _union([f for f, _ in pieces], [_DID])
+    starts = np.cumsum([0] + [len(f) for f, _ in pieces])
+    taken = [
+        np.arange(start, start + len(f), dtype=np.int64) if rows is None else start + np.asarray(rows, dtype=np.int64)
+        for (f, rows), start in zip(pieces, starts, strict=False)
+    ]
+    positions = np.concatenate(taken)
+    by = ["obs_collection", "obs_id", _DID] if name == "obscore" else [_DID]
+    by = [c for c in by if c in union.columns]
+    if by and len(positions) > 1:
+        keys = union[by] if len(positions) == len(union) else union[by].take(positions).reset_index(drop=True)
+        order = sort_order(keys, by)  # the same keys in the same order as the frame _order sorts
+        if order is not None:
+            positions = positions[order]
+    return take_rows(union, positions)  # the previous snapshot's rows in runs: sliced, not gathered
 
 
 def compose(
@@ -152,7 +217,7 @@ def compose(
     current = _union(plans, ["obs_id", "obs_collection", SOURCE_COLUMN])
     result = reconcile(current, previous_history, snapshot_date, as_of_mjd, harvested_sources=list(harvested))
     del plans, current  # the union of today's rows: not kept alive next to the reconciled frames
-    xray = xray_obscore(result.obsplan, as_of_mjd, previous_obscore)
+    xray = _xray_pieces(result.obsplan, as_of_mjd, previous_obscore)
     result.history.attrs["reconcile_counts"] = dict(result.counts)  # what reconcile touched (counts)
     out: dict[str, pd.DataFrame] = {
         "obsplan": result.obsplan,
@@ -160,14 +225,18 @@ def compose(
         "changes": result.changes,
     }
     for name, spec in OBSCORE_TABLES.items():
-        fresh = _union([f[name] for f in harvested.values() if name in f] + [xray.get(name, empty_frame(spec))], [_DID])
+        pieces: list[_Piece] = [(f[name], None) for f in harvested.values() if name in f]
+        pieces += xray.get(name, [])
         old = (carried or {}).get(name)
         if old is not None and len(old):
-            old = old[~old[_DID].isin(fresh[_DID])] if _DID in fresh.columns else old
-            fresh = _union([fresh, old], [_DID])
-        if fresh.empty:
-            fresh = empty_frame(spec)
-        out[name] = _order(fresh, name)
+            fresh = [f if rows is None else f.iloc[rows] for f, rows in pieces if len(f)]
+            fresh = [f for f in fresh if len(f)]
+            if any(_DID in f.columns for f in fresh):  # the rows carried over are those no fresh row replaces
+                dids = pd.concat([f.reindex(columns=[_DID]) for f in fresh], ignore_index=True)[_DID]
+                pieces.append((old, np.flatnonzero(~old[_DID].isin(dids).to_numpy())))
+            else:
+                pieces.append((old, None))
+        out[name] = _assemble(pieces, name, spec)
     return out
 
 

@@ -32,6 +32,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from models.arrow import text_array
 from models.regions import circumscribed_polygon, parse_stcs
 
 INDEX = "index.html"
@@ -296,6 +297,82 @@ def _distinct_footprints(regions: pd.Series, bold: np.ndarray) -> pd.DataFrame:
         values = pc.unique(text.filter(pa.array(bold == flag))).to_pylist()  # distinct footprints only
         parts.append(pd.DataFrame({"s_region": pd.Series(values, dtype=object), "bold": flag}))
     return pd.concat(parts, ignore_index=True)
+
+
+def _facility_footprints_rows(tables: Mapping[str, pd.DataFrame]) -> tuple[dict[str, pd.Series], dict[str, np.ndarray]]:
+    """Per facility, the ``s_region`` of every obsplan then obscore row that has one, and its bold flag.
+
+    The rule :func:`sky_svg` draws from (its distinct footprints are taken there); at a million rows
+    :func:`_facility_footprints` gives the same drawing from the distinct footprints alone.
+    """
+    footprints: dict[str, pd.Series] = {}
+    upcoming: dict[str, np.ndarray] = {}
+    for name in ("obsplan", "obscore"):
+        frame = tables.get(name)
+        if frame is None or not len(frame):
+            continue
+        has = frame["s_region"].notna().to_numpy()
+        facility_of = frame["facility_name"].astype(str)  # once, not per facility
+        for facility in sorted(frame["facility_name"].dropna().astype(str).unique()):  # a handful
+            rows = np.flatnonzero(has & (facility_of == facility).to_numpy())
+            if not len(rows):
+                continue
+            # the two columns drawn, not the whole rows
+            planned = (
+                frame["execution_status"].iloc[rows].isin(["Planned", "Scheduled"]).to_numpy()
+                if "execution_status" in frame.columns
+                else np.zeros(len(rows), bool)
+            )
+            region = frame["s_region"].iloc[rows]
+            footprints[facility] = pd.concat([footprints.get(facility, pd.Series(dtype=object)), region])
+            upcoming[facility] = np.concatenate([upcoming.get(facility, np.zeros(0, bool)), planned])
+    return footprints, upcoming
+
+
+def _facility_footprints(tables: Mapping[str, pd.DataFrame]) -> tuple[dict[str, pd.Series], dict[str, np.ndarray]]:
+    """:func:`_facility_footprints_rows` reduced to each facility's distinct (``s_region``, bold) pairs.
+
+    :func:`sky_svg` draws the distinct pairs in order of first appearance, bold ones last
+    (:func:`_distinct_footprints`); given them already distinct and in that order it draws the same. They
+    are found with Arrow kernels on the whole columns (one filter and one hash per facility and flag), so
+    a million rows are neither copied per facility nor concatenated. Columns that are not plain text
+    without NULL take the row-by-row rule.
+    """
+    columns = {}
+    for name in ("obsplan", "obscore"):
+        frame = tables.get(name)
+        if frame is None or not len(frame):
+            continue
+        region = text_array(frame["s_region"], nulls=True)
+        facility = text_array(frame["facility_name"].astype(str), nulls=False)
+        if region is None or facility is None:
+            return _facility_footprints_rows(tables)
+        has = ~np.asarray(region.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+        planned = (
+            frame["execution_status"].isin(["Planned", "Scheduled"]).to_numpy(dtype=bool)
+            if "execution_status" in frame.columns
+            else np.zeros(len(frame), bool)
+        )
+        names = sorted(frame["facility_name"].dropna().astype(str).unique())  # a handful
+        columns[name] = (region, facility, has, planned, names)
+    rows: dict[str, list[tuple[pa.Array, np.ndarray, np.ndarray]]] = {}  # facility -> (regions, mask, bold)
+    for region, facility_of, has, planned, names in columns.values():  # facilities in the order the rule meets them
+        for facility in names:  # a handful
+            mine = has & np.asarray(pc.equal(facility_of, facility).to_numpy(zero_copy_only=False), dtype=bool)
+            if mine.any():
+                rows.setdefault(facility, []).append((region, mine, planned))
+    footprints: dict[str, pd.Series] = {}
+    upcoming: dict[str, np.ndarray] = {}
+    for facility, found in rows.items():
+        parts = {flag: [r.filter(pa.array(m & (p == flag))) for r, m, p in found] for flag in (False, True)}
+        values, bold = [], []
+        for flag in (False, True):
+            distinct = pc.unique(pa.concat_arrays(parts[flag])).to_pylist()  # the distinct footprints only
+            values += distinct
+            bold += [flag] * len(distinct)
+        footprints[facility] = pd.Series(values, dtype=object)
+        upcoming[facility] = np.asarray(bold, dtype=bool)
+    return footprints, upcoming
 
 
 def sky_svg(
@@ -729,27 +806,7 @@ def write_landing_page(
     )
     obsplan = tables.get("obsplan", pd.DataFrame(columns=["facility_name", "execution_status", "t_min", "t_max"]))
     timeline, on_timeline = timeline_svg(obsplan, as_of)
-    footprints: dict[str, pd.Series] = {}
-    upcoming: dict[str, np.ndarray] = {}
-    for name in ("obsplan", "obscore"):
-        frame = tables.get(name)
-        if frame is None or not len(frame):
-            continue
-        has = frame["s_region"].notna().to_numpy()
-        facility_of = frame["facility_name"].astype(str)  # once, not per facility
-        for facility in sorted(frame["facility_name"].dropna().astype(str).unique()):  # a handful
-            rows = np.flatnonzero(has & (facility_of == facility).to_numpy())
-            if not len(rows):
-                continue
-            # the two columns drawn, not the whole rows
-            planned = (
-                frame["execution_status"].iloc[rows].isin(["Planned", "Scheduled"]).to_numpy()
-                if "execution_status" in frame.columns
-                else np.zeros(len(rows), bool)
-            )
-            region = frame["s_region"].iloc[rows]
-            footprints[facility] = pd.concat([footprints.get(facility, pd.Series(dtype=object)), region])
-            upcoming[facility] = np.concatenate([upcoming.get(facility, np.zeros(0, bool)), planned])
+    footprints, upcoming = _facility_footprints(tables)
     sky, drawn = sky_svg(footprints, upcoming)
     no_footprint = sorted(
         {str(f) for t in ("obsplan", "obscore") if t in tables for f in tables[t]["facility_name"].dropna().unique()}
