@@ -530,39 +530,59 @@ def _counts_section(tables: Mapping[str, pd.DataFrame]) -> str:
     return "\n".join(out)
 
 
-def _relative_files(stage: Path) -> list[str]:
-    """Every file below ``stage`` as a sorted relative posix path (``os.walk``: no Path object per file)."""
-    out = []
-    for folder, _, names in os.walk(stage):
-        prefix = os.path.relpath(folder, stage).replace(os.sep, "/")
-        prefix = "" if prefix == "." else prefix + "/"
-        out += [prefix + name for name in names]
+def _relative_files(stage: Path, skip_below: str | None = None) -> list[str]:
+    """Every file below ``stage`` as a sorted relative posix path (``os.scandir``: no Path object per file).
+
+    Subfolders of ``skip_below`` (``"datalink/"``, whose files its index lists) are not entered.
+    """
+    out: list[str] = []
+    folders = [""]
+    top = str(stage) + os.sep
+    while folders:
+        prefix = folders.pop()
+        with os.scandir(top + prefix) as entries:
+            for entry in entries:
+                if not entry.is_dir(follow_symlinks=False):
+                    out.append(prefix + entry.name)
+                elif prefix != skip_below:
+                    folders.append(prefix + entry.name + "/")
     return sorted(out)
 
 
 def _files_section(stage: Path, manifest: Mapping[str, Any]) -> tuple[str, list[str]]:
+    from models.datalink import DATALINK_DIR, read_document_index
     from models.provenance import datalink_documents, total_size
 
     known = manifest.get("files") if isinstance(manifest.get("files"), Mapping) else {}
-    files = [rel for rel in _relative_files(stage) if rel not in (INDEX, "manifest.json")]
-    documents = datalink_documents(files)
-    if len(documents) <= FILES_MAX_DATALINK:
-        documents = frozenset()
+    index = read_document_index(stage)  # the DataLink documents with their sizes: the folder is not walked
+    if index is not None:
+        walked = _relative_files(stage, skip_below=f"{DATALINK_DIR}/")
+        indexed = index.column("document").to_pylist()
+        total = int(pc.sum(index.column("size")).as_py() or 0)
+        files = sorted([*walked, *indexed]) if len(indexed) <= FILES_MAX_DATALINK else walked
+        documents = frozenset(indexed) if len(indexed) > FILES_MAX_DATALINK else frozenset()
+    else:
+        files = _relative_files(stage)
+        documents = datalink_documents(files)
+        documents = frozenset() if len(documents) <= FILES_MAX_DATALINK else documents
+        total = total_size(known, documents, stage) if documents else 0
+        files = [rel for rel in files if rel not in documents] if documents else files
+    files = [rel for rel in files if rel not in (INDEX, "manifest.json")]
     rows, raw_rows, links = [], [], []
     if documents:  # one row for all of them: the page must not grow with the rows
-        total = total_size(known, documents, stage)
         rows.append(
             (
                 _Markup(
                     f"<code>datalink/</code>: {len(documents)} DataLink documents, one per event-list dataset "
-                    '(listed in <a href="datalink/documents.csv">datalink/documents.csv</a>; each one\'s size and '
-                    'SHA-256 in <a href="manifest.json">manifest.json</a>)'
+                    '(listed with each one\'s size and SHA-256 in <a href="datalink/documents.csv">'
+                    "datalink/documents.csv</a>, whose own SHA-256 is in "
+                    '<a href="manifest.json">manifest.json</a>)'
                 ),
                 _size(total),
                 "",
             )
         )
-    for rel in [rel for rel in files if rel not in documents] if documents else files:
+    for rel in files:
         path = stage / rel
         links.append(rel)
         size = path.stat().st_size

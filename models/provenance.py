@@ -292,8 +292,8 @@ def build_document(stage: Path, manifest_document: Mapping[str, Any], file_entri
                 "prov:type": PROV["Collection"],
                 "prov:location": f"{DATALINK_COLLECTION}/",
                 "prov:label": f"{len(documents)} DataLink documents, one per event-list dataset "
-                "(each file's size and SHA-256 in manifest.json; dataset -> document in "
-                f"{DATALINK_COLLECTION}/documents.csv; per-dataset lineage in {ROW_PROVENANCE_FILE})",
+                f"(dataset -> document, and each file's size and SHA-256, in {DATALINK_COLLECTION}/documents.csv, "
+                f"whose own SHA-256 is in manifest.json; per-dataset lineage in {ROW_PROVENANCE_FILE})",
                 "voh:documents": len(documents),
                 "voh:size": total_size(file_entries, documents),
             },

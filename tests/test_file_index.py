@@ -131,3 +131,25 @@ def test_documents_trusted_by_publication_are_not_statted_but_the_rest_are(publi
         f"{written}: size {len((snap / written).read_bytes())} bytes, manifest says "
         f"{len((snap / written).read_bytes()) - 1}"
     ]
+
+
+def test_landing_page_lists_documents_from_the_index(
+    published: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Few documents: one row each (size, digest); many: one summary row with their count and bytes."""
+    from models import landing
+
+    snap = _copy(published, tmp_path)
+    documents = _documents(snap)
+    manifest = read_manifest(snap)
+    html, links = landing._files_section(snap, manifest)
+    for rel, content in documents.items():
+        assert rel in links
+        assert hashlib.sha256(content).hexdigest() in html
+    monkeypatch.setattr(landing, "FILES_MAX_DATALINK", 10)  # as at archive scale
+    html, links = landing._files_section(snap, manifest)
+    assert not set(documents) & set(links)
+    assert f"{len(documents)} DataLink documents" in html
+    assert landing._size(sum(len(c) for c in documents.values())) in html
+    assert "datalink/documents.csv</a>, whose own SHA-256 is in" in html
+    assert set(manifest["files"]) - {"index.html"} <= set(links)  # every other file still has its row
