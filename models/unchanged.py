@@ -11,11 +11,11 @@ it published. So a re-run of a date whose raw inputs are byte-identical to the m
 The rule (:func:`check_inputs`), every item required, anything unreadable counting as "changed":
 
 * ``snapshots/<date>/manifest.json`` exists, is JSON of format ``voharvest-snapshot/1`` for ``date``;
-* the code version equals the manifest's ``code_version`` (a new version always rebuilds), and no file
-  of the code or of the reference data it reads (:data:`CODE_DIRS`: ``models/``, ``scrapers/``,
-  ``pipelines/`` with their data files, ``recordings/visibility/`` TLE sets) was modified after the
-  manifest was written (edits without a version bump, an upgrade, a checkout: make's rule, so a
-  touched but unchanged file costs one rebuild that ends "identical");
+* the code version equals the manifest's ``code_version`` (a new version always rebuilds), and the code
+  and the reference data it reads (:data:`CODE_DIRS`: ``models/``, ``scrapers/``, ``pipelines/`` with
+  their data files, ``recordings/visibility/`` TLE sets) hash to the manifest's ``code_digest``
+  (:func:`models.layout.code_digest`): an edit without a version bump or an upgrade rebuilds, a
+  checkout that only touches files does not (file times are not compared);
 * the options that change snapshot bytes (:func:`effective_options`: visibility window
   ``VOHARVEST_VISIBILITY_DAYS``, IVOA authority ``VOHARVEST_AUTHORITY``) equal the snapshot's
   (:func:`recorded_options`; inferred from ``visibility`` and ``provenance/prov.json`` for manifests
@@ -29,8 +29,8 @@ The rule (:func:`check_inputs`), every item required, anything unreadable counti
   is not "unchanged": the rebuild reports it).
 
 Cost: one read of the manifest, of every raw record and blob (proportional to the raw bytes, never to
-the snapshot's rows), one ``stat`` per published date and per code file (~100). Pure: standard library
-only (the optional summary reads one Parquet column with ``pyarrow.parquet``).
+the snapshot's rows), one ``stat`` per published date, one read of each code file (~100 files, 1.4 MB).
+Pure: standard library only (the optional summary reads one Parquet column with ``pyarrow.parquet``).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ from models.layout import (
     MANIFEST,
     MANIFEST_FORMAT,
     SNAPSHOTS,
-    code_files,
+    code_digest,
     code_version,
     published_dates,
     sha256_file,
@@ -201,30 +201,6 @@ def options_difference(wanted: Mapping[str, Any], recorded: Mapping[str, Any]) -
     return None
 
 
-def newest_code_file(root: Path = CODE_ROOT) -> tuple[int, Path] | None:
-    """The most recently modified of :func:`models.layout.code_files` (the code and its reference data).
-
-    Parameters
-    ----------
-    root
-        Project root whose code files are looked at.
-
-    Returns
-    -------
-    tuple or None
-        ``(mtime_ns, path)``, or ``None`` when none of the directories exists.
-    """
-    newest: tuple[int, Path] | None = None
-    for path in code_files(root):
-        try:
-            mtime = path.stat().st_mtime_ns
-        except OSError:
-            continue
-        if newest is None or mtime > newest[0]:
-            newest = (mtime, path)
-    return newest
-
-
 # -- raw inputs ---------------------------------------------------------------------------------------
 def record_digest(content: bytes) -> str:
     """SHA-256 of a raw record as :meth:`scrapers.archive.RawArchive.export` writes it into ``raw/records/``.
@@ -345,7 +321,7 @@ def check_inputs(
     environ
         Environment giving the options (default ``os.environ``).
     code_root
-        Project root whose :data:`CODE_DIRS` must be older than the manifest; ``None`` skips that rule
+        Project root whose :data:`CODE_DIRS` must hash to the manifest's ``code_digest``; ``None`` skips that rule
         (only for callers that vouch for the code themselves, e.g. tests of the other rules).
     public_base_url
         The public base URL of this run (``--public-base-url``, already checked): it is written into
@@ -372,10 +348,13 @@ def check_inputs(
     version = code_version()
     if manifest["code_version"] != version:
         return changed(f"code version {version}, the snapshot was written by {manifest['code_version']}")
-    newest = None if code_root is None else newest_code_file(code_root)
-    if newest is not None and newest[0] > (snapshot / MANIFEST).stat().st_mtime_ns:
-        when = dt.datetime.fromtimestamp(newest[0] / 1e9, dt.UTC).isoformat(timespec="seconds")
-        return changed(f"code changed since the snapshot was written ({newest[1]} modified {when})")
+    digest = None if code_root is None else code_digest(code_root)
+    if digest is not None and manifest.get("code_digest") != digest:
+        then = manifest.get("code_digest")
+        return changed(
+            f"code changed since the snapshot was written (code digest {digest[:12]}, the snapshot's "
+            f"{then[:12] if isinstance(then, str) else 'not recorded'})"
+        )
     try:
         wanted = effective_options(environ)
     except ValueError as exc:

@@ -360,24 +360,34 @@ def test_previous_snapshot_added_or_replaced(output: Path) -> None:
     assert not verdict.unchanged and "replaced after" in verdict.reason
 
 
-def test_code_modified_after_the_snapshot_rebuilds(output: Path, tmp_path: Path) -> None:
+def test_code_changed_since_the_snapshot_rebuilds(output: Path, tmp_path: Path) -> None:
+    """The code's digest decides, not file times: an edit rebuilds, a touch alone does not."""
+    from models.layout import code_digest
+
     code = tmp_path / "project"
     for rel in ("models/a.py", "scrapers/b.py", "pipelines/c.py", "recordings/visibility/x.tle"):
         (code / rel).parent.mkdir(parents=True, exist_ok=True)
         (code / rel).write_text("x = 1\n")
-    written = manifest_of(output).stat().st_mtime_ns
-    for path in code.rglob("*"):
-        os.utime(path, ns=(written - 10**9, written - 10**9))
+    edit_manifest(output, code_digest=code_digest(code))  # as if this code had written the snapshot
     assert check_replay(output, REPLAY, environ=ENV, code_root=code).unchanged
+    written = manifest_of(output).stat().st_mtime_ns
     for rel in ("scrapers/b.py", "recordings/visibility/x.tle"):  # an edit, or a new TLE set for the MOCs
-        os.utime(code / rel, ns=(written + 10**9, written + 10**9))
+        (code / rel).write_text("x = 2\n")
+        code_digest.cache_clear()
         verdict = check_replay(output, REPLAY, environ=ENV, code_root=code)
-        assert not verdict.unchanged and f"code changed since the snapshot was written ({code / rel}" in verdict.reason
-        os.utime(code / rel, ns=(written - 10**9, written - 10**9))
+        assert not verdict.unchanged and "code changed since the snapshot was written" in verdict.reason
+        (code / rel).write_text("x = 1\n")
+        os.utime(code / rel, ns=(written + 10**9, written + 10**9))  # back to the same bytes, touched later
+        code_digest.cache_clear()
+        assert check_replay(output, REPLAY, environ=ENV, code_root=code).unchanged
     cache = code / "models" / "__pycache__" / "a.cpython-311.pyc"  # written by imports after publication: ignored
     cache.parent.mkdir()
     cache.write_bytes(b"")
+    code_digest.cache_clear()
     assert check_replay(output, REPLAY, environ=ENV, code_root=code).unchanged
+    edit_manifest(output, code_digest=None)  # a manifest of a version that did not record it
+    verdict = check_replay(output, REPLAY, environ=ENV, code_root=code)
+    assert not verdict.unchanged and "the snapshot's not recorded" in verdict.reason
 
 
 def test_stale_latest_is_repaired_by_a_rebuild(output: Path) -> None:
