@@ -950,7 +950,7 @@ def diff_snapshots(old: Path, new: Path) -> dict[str, Any]:
 
     old, new = Path(old), Path(new)
     m_old, m_new = read_manifest(old), read_manifest(new)
-    f_old, f_new = m_old.get("files", {}), m_new.get("files", {})
+    f_old, f_new = listed_files(old, m_old), listed_files(new, m_new)  # DataLink documents included
     t_old, t_new = m_old.get("tables", {}), m_new.get("tables", {})
     obsplan = diff_obsplan(
         to_frame(pq.read_table(old / "obsplan.parquet")), to_frame(pq.read_table(new / "obsplan.parquet"))

@@ -153,3 +153,21 @@ def test_landing_page_lists_documents_from_the_index(
     assert landing._size(sum(len(c) for c in documents.values())) in html
     assert "datalink/documents.csv</a>, whose own SHA-256 is in" in html
     assert set(manifest["files"]) - {"index.html"} <= set(links)  # every other file still has its row
+
+
+def test_diff_reports_documents_listed_by_the_index(published: Path, tmp_path: Path) -> None:
+    """``voharvest diff`` compares what both snapshots vouch for, indexed documents included."""
+    from models.snapshot import diff_snapshots
+
+    snap = _copy(published, tmp_path)
+    rel = sorted(_documents(snap))[0]
+    index = snap / DATALINK_INDEX
+    lines = index.read_text(encoding="utf-8").splitlines()
+    at = next(i for i, x in enumerate(lines) if f",{rel}," in x)
+    fields = lines[at].split(",")
+    fields[-1] = hashlib.sha256(b"another document").hexdigest()  # as if it had been rewritten
+    lines[at] = ",".join(fields)
+    index.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    report = diff_snapshots(published, snap)
+    assert report["files"]["changed"] == [rel]
+    assert report["files"]["added"] == report["files"]["removed"] == []
