@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 
 from models.arrow import conform, to_frame
 from models.columns import Column, TableSpec
-from models.durable import in_threads, link_many
+from models.durable import in_threads, link_many, link_or_copy
 from models.layout import SNAPSHOTS
 from models.parquet import write_parquet
 from models.votable import document_head, document_tail, votable_bytes
@@ -693,8 +693,10 @@ def write_snapshot_datalinks(
         (stage / folder).mkdir(parents=True, exist_ok=True)
     done = np.zeros(len(names), dtype=bool)
     prev_links = None if previous is None else Path(previous) / LINKS_TABLE
+    before_links = None
     if reuse_documents and before is not None and prev_links is not None and prev_links.is_file():
-        _, same = unchanged_documents(table, pq.read_table(prev_links))
+        before_links = pq.read_table(prev_links)
+        _, same = unchanged_documents(table, before_links)
         candidates = np.flatnonzero(same & (at_before >= 0))
         done[candidates] = link_many(previous, stage, names[candidates].tolist())
         sizes[done], digests[done] = before_size[at_before[done]], before_sha[at_before[done]]
@@ -741,14 +743,28 @@ def write_snapshot_datalinks(
     if linked is not None:
         linked += names[done].tolist()
     # one row per document (one dataset each), in document order
-    index = pd.DataFrame(
-        {
-            "obs_publisher_did": table.column("ID").take(pa.array(first)).to_numpy(zero_copy_only=False),
-            "document": names,
-            "size": sizes,
-            "sha256": digests,
-        }
-    )
+    ids = table.column("ID").take(pa.array(first)).to_numpy(zero_copy_only=False)
+    if before_links is not None and done.all() and _same_index(before, ids, names, sizes, digests):
+        if before_links.schema.equals(table.schema) and before_links.equals(table):
+            # every document and its link rows as the previous snapshot (same code) had them: so are the
+            # index and the link table, byte for byte; linked like the documents, not written again
+            for rel in (DATALINK_INDEX, LINKS_TABLE):
+                link_or_copy(Path(previous) / rel, stage / rel)
+            return sorted([*names.tolist(), DATALINK_INDEX, LINKS_TABLE])
+    del before_links
+    index = pd.DataFrame({"obs_publisher_did": ids, "document": names, "size": sizes, "sha256": digests})
     (stage / DATALINK_INDEX).write_text(index.to_csv(index=False, lineterminator="\n"), encoding="utf-8")
     write_parquet(table, LINK_ROWS, stage / LINKS_TABLE)
     return sorted([*names.tolist(), DATALINK_INDEX, LINKS_TABLE])
+
+
+def _same_index(
+    before: pa.Table | None, ids: np.ndarray, names: np.ndarray, sizes: np.ndarray, digests: np.ndarray
+) -> bool:
+    """Whether the previous index holds exactly these rows in this order (then its bytes are these)."""
+    if before is None or before.num_rows != len(names):
+        return False
+    columns = {"obs_publisher_did": ids, "document": names, "size": sizes, "sha256": digests}
+    return all(
+        np.array_equal(before.column(c).to_numpy(zero_copy_only=False), np.asarray(v)) for c, v in columns.items()
+    )

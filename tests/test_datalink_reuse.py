@@ -217,3 +217,29 @@ def test_documents_written_in_batches_are_the_same_bytes(
     write_snapshot_datalinks(again, obscore, hea, None, previous=threaded, linked=linked, reuse_documents=True)
     assert sorted(linked) == sorted(_documents(whole))  # every document linked, by two threads
     assert all(os.stat(again / r).st_ino == os.stat(threaded / r).st_ino for r in linked)
+
+
+def test_a_day_without_changes_links_the_index_and_link_table_too(
+    tmp_path: Path, frames: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    obscore, hea = frames
+    first, _ = _published(tmp_path, obscore, hea)
+    second = _stage(tmp_path, "second")
+    write_snapshot_datalinks(second, obscore, hea, None, previous=first, reuse_documents=True)
+    rebuilt = _stage(tmp_path, "rebuilt")
+    write_snapshot_datalinks(rebuilt, obscore, hea, None)
+    for rel in (DATALINK_INDEX, LINKS_TABLE):
+        assert os.stat(second / rel).st_ino == os.stat(first / rel).st_ino  # linked, not written
+        assert (second / rel).read_bytes() == (rebuilt / rel).read_bytes()  # the bytes a rebuild gives
+    # one NuSTAR event list moved: the index and the link table are written anew, with the new row
+    day = obscore.copy()
+    moved = day[(day["dataproduct_type"] == "event") & (day["obs_collection"] == "NuSTAR")].index[0]
+    day.loc[moved, "access_url"] = "https://example.org/moved/events.fits.gz"
+    third = _stage(tmp_path, "third")
+    write_snapshot_datalinks(third, day, hea, None, previous=first, reuse_documents=True)
+    for rel in (DATALINK_INDEX, LINKS_TABLE):
+        assert os.stat(third / rel).st_ino != os.stat(first / rel).st_ino
+    assert (
+        b"moved/events.fits.gz"
+        in pq.read_table(third / LINKS_TABLE).column("access_url").to_pylist().__repr__().encode()
+    )
