@@ -171,3 +171,24 @@ def test_diff_reports_documents_listed_by_the_index(published: Path, tmp_path: P
     report = diff_snapshots(published, snap)
     assert report["files"]["changed"] == [rel]
     assert report["files"]["added"] == report["files"]["removed"] == []
+
+
+def test_snapshots_of_earlier_versions_still_validate(published: Path, tmp_path: Path) -> None:
+    """A snapshot written before the index (documents listed in the manifest, index without sizes) stays valid."""
+    snap = _copy(published, tmp_path)
+    manifest = json.loads((snap / MANIFEST).read_text())
+    index = snap / DATALINK_INDEX
+    old_index = "".join(",".join(line.split(",")[:2]) + "\n" for line in index.read_text(encoding="utf-8").splitlines())
+    index.write_text(old_index, encoding="utf-8")
+    files = manifest["files"]
+    files[DATALINK_INDEX] = {"size": index.stat().st_size, "sha256": hashlib.sha256(index.read_bytes()).hexdigest()}
+    for rel, content in _documents(snap).items():
+        files[rel] = {"size": len(content), "sha256": hashlib.sha256(content).hexdigest()}
+    del manifest["file_index"]
+    (snap / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True))
+    assert validate_snapshot(snap) == []
+    assert listed_files(snap, manifest) == files
+    # and damage to a document is still found through the manifest's own entry
+    rel = sorted(_documents(snap))[0]
+    (snap / rel).write_bytes((snap / rel).read_bytes() + b"\n")
+    assert any(p.startswith(f"{rel}: size") for p in validate_snapshot(snap))
