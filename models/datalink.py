@@ -682,11 +682,10 @@ def write_snapshot_datalinks(
     sizes = np.full(len(names), -1, dtype=np.int64)
     digests = np.full(len(names), None, dtype=object)
     before = None if previous is None else read_document_index(previous)
-    at_before = (
-        np.full(len(names), -1, dtype=np.int64)
-        if before is None
-        else pd.Index(before.column("document").to_numpy(zero_copy_only=False)).get_indexer(names)
-    )
+    before_names = None if before is None else pd.Index(before.column("document").to_numpy(zero_copy_only=False))
+    if before_names is not None and not before_names.is_unique:  # not an index this code wrote: no reuse
+        before, before_names = None, None
+    at_before = np.full(len(names), -1, dtype=np.int64) if before_names is None else before_names.get_indexer(names)
     before_size = None if before is None else before.column("size").to_numpy()
     before_sha = None if before is None else before.column("sha256").to_numpy(zero_copy_only=False)
     for folder in sorted({rel.rpartition("/")[0] for rel in names.tolist()}):  # a few collections

@@ -197,13 +197,14 @@ def clean_stale_staging(output_root: Path) -> list[Path]:
 
 # -- manifest ------------------------------------------------------------------------------------
 #: Index files listing, with size and SHA-256, the files in the subfolders of a folder, in place of
-#: the manifest: ``{index: (folder, reader)}``; a reader gives ``document``, ``size``, ``sha256`` per file
-#: (or ``None`` for an index without them). A snapshot holds one DataLink document per event list
-#: (420,000 at a million obsplan rows); one manifest line each made every day's manifest, its JSON
-#: reading and writing, and the publication's checks grow with the archive, not with the day's
-#: changes. The manifest lists the index (its SHA-256 covers every document's) and records it under
-#: ``file_index``; :func:`validate_snapshot` checks the indexed files against it as against the manifest.
-FILE_INDEXES: dict[str, tuple[str, Callable[[Path], pd.DataFrame | None]]] = {
+#: the manifest: ``{index: (folder, reader)}``; a reader gives an Arrow table with ``document``,
+#: ``size`` and ``sha256`` per file (or ``None`` for an index without them). A snapshot holds one
+#: DataLink document per event list (420,000 at a million obsplan rows); one manifest line each made
+#: every day's manifest, its JSON reading and writing, and the publication's checks grow with the
+#: archive, not with the day's changes. The manifest lists the index (its SHA-256 covers every
+#: document's) and records it under ``file_index``; :func:`validate_snapshot` checks the indexed files
+#: against it as against the manifest.
+FILE_INDEXES: dict[str, tuple[str, Callable[[Path], pa.Table | None]]] = {
     DATALINK_INDEX: (f"{DATALINK_DIR}/", read_document_index)
 }
 
