@@ -48,3 +48,35 @@ def test_large_tree_is_flushed_once(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     calls = _count(monkeypatch)
     durable.fsync_tree(tmp_path / "s")
     assert calls == {"fsync": 4, "sync": 1}  # one sync for the files, then each directory's entries
+
+
+def test_in_threads_covers_every_item_once_and_raises_a_slice_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(durable, "ITEMS_PER_THREAD", 1)
+    seen: list[int] = []
+    durable.in_threads(lambda lo, hi: seen.extend(range(lo, hi)), 1001, threads=2)
+    assert sorted(seen) == list(range(1001))  # two slices, every item once
+
+    done: list[tuple[int, int]] = []
+
+    def work(lo: int, hi: int) -> None:
+        if lo == 0:
+            raise OSError(28, "No space left on device")  # e.g. a full disk in the first slice
+        done.append((lo, hi))
+
+    with pytest.raises(OSError, match="No space left"):
+        durable.in_threads(work, 10, threads=2)
+    assert done == [(5, 10)]  # the other slice ran to its end before the error was raised
+
+
+def test_link_many_links_what_it_can_and_says_which(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(durable, "ITEMS_PER_THREAD", 1)
+    (tmp_path / "a" / "d").mkdir(parents=True)
+    (tmp_path / "b" / "d").mkdir(parents=True)
+    for i in range(6):
+        if i != 3:  # one source missing: not linked, the caller writes it
+            (tmp_path / "a" / "d" / f"{i}.xml").write_bytes(b"<x/>")
+    rels = [f"d/{i}.xml" for i in range(6)]
+    done = durable.link_many(tmp_path / "a", tmp_path / "b", rels)
+    assert done.tolist() == [True, True, True, False, True, True]
+    for i in (0, 1, 2, 4, 5):
+        assert os.stat(tmp_path / "b" / "d" / f"{i}.xml").st_ino == os.stat(tmp_path / "a" / "d" / f"{i}.xml").st_ino
