@@ -95,12 +95,9 @@ def conform(frame: pd.DataFrame, spec: TableSpec) -> pa.Table:
     arrays = []
     for column in spec.columns:
         if column.name in frame.columns:
-            array = _to_arrow_array(frame[column.name], column)
-            if isinstance(array, pa.ChunkedArray):
-                # one chunk per column, whatever pandas held: the Parquet writer cuts row groups at chunk
-                # boundaries, so the same rows always give the same bytes (and the same content hash)
-                array = array.combine_chunks() if array.num_chunks != 1 else array.chunk(0)
-            arrays.append(array)
+            # one chunk per column, whatever pandas held: the Parquet writer cuts row groups at chunk
+            # boundaries, so the same rows always give the same bytes (and the same content hash)
+            arrays.append(contiguous(_to_arrow_array(frame[column.name], column)))
         elif column.null_rule == "not-null":
             raise KeyError(f"{spec.qualified_name}: required column {column.name!r} missing")
         else:
@@ -133,6 +130,21 @@ def spec_json(spec: TableSpec) -> str:
     )
 
 
+def contiguous(array: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """One Arrow array: the chunks of a chunked array joined (a single chunk taken as it is, no copy)."""
+    if isinstance(array, pa.ChunkedArray):
+        return array.combine_chunks() if array.num_chunks != 1 else array.chunk(0)
+    return array
+
+
+def column_array(values: object) -> pa.Array | None:
+    """A pandas column (or any sequence) as one Arrow array, or ``None`` when Arrow cannot read it as one type."""
+    try:
+        return contiguous(pa.array(values, from_pandas=True))
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+
+
 def text_array(values: object, *, nulls: bool = False) -> pa.Array | None:
     """A column as one Arrow ``large_string`` array, for vectorised text work without a Python object per row.
 
@@ -149,12 +161,9 @@ def text_array(values: object, *, nulls: bool = False) -> pa.Array | None:
         ``None`` when the values are not text, or hold NULLs and ``nulls`` is false: the caller then takes
         its general path.
     """
-    try:
-        arr = pa.array(values, from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
+    arr = column_array(values)
+    if arr is None:
         return None
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
     if pa.types.is_null(arr.type) and nulls:
         return pa.nulls(len(arr), pa.large_string())
     if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)) or (arr.null_count and not nulls):

@@ -9,7 +9,7 @@ others' rows).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 import numpy as np
 import pandas as pd
@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from models.arrow import empty_frame
 from models.columns import TableSpec
 from models.hea import XRAY_ARCHIVES, xray_performed_to_obscore
-from models.history import SOURCE_COLUMN, reconcile, sort_order, take_rows
+from models.history import SOURCE_COLUMN, reconcile, sort_order, sorted_by, take_rows
 from models.identifiers import publisher_did
 from models.tables import OBSCORE, OBSCORE_HEA, OBSCORE_RADIO
 
@@ -37,11 +37,14 @@ def _union(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
     return pd.concat(kept, ignore_index=True, sort=False)
 
 
-def _order(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+def _sort_keys(name: str, columns: Collection[str]) -> list[str]:
+    """The columns an ObsCore table is ordered by (those present)."""
     by = ["obs_collection", "obs_id", _DID] if name == "obscore" else [_DID]
-    by = [c for c in by if c in frame.columns]
-    order = sort_order(frame, by) if by and not frame.empty else None  # Arrow's sort; None: already in order
-    return frame.reset_index(drop=True) if order is None else frame.take(order).reset_index(drop=True)
+    return [c for c in by if c in columns]
+
+
+def _order(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+    return sorted_by(frame, _sort_keys(name, frame.columns))
 
 
 def source_collections(frames: Mapping[str, pd.DataFrame]) -> list[str]:
@@ -171,8 +174,7 @@ def _assemble(pieces: list[_Piece], name: str, spec: TableSpec) -> pd.DataFrame:
         for (f, rows), start in zip(pieces, starts, strict=False)
     ]
     positions = np.concatenate(taken)
-    by = ["obs_collection", "obs_id", _DID] if name == "obscore" else [_DID]
-    by = [c for c in by if c in union.columns]
+    by = _sort_keys(name, union.columns)
     if by and len(positions) > 1:
         keys = union[by] if len(positions) == len(union) else union[by].take(positions).reset_index(drop=True)
         order = sort_order(keys, by)  # the same keys in the same order as the frame _order sorts

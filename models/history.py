@@ -42,7 +42,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from models.arrow import conform, empty_frame
+from models.arrow import column_array, conform, contiguous, empty_frame
 from models.columns import Column
 from models.staleness import expire, stale_mask
 from models.tables.history import CHANGE_KINDS, CHANGES, OBSPLAN_HISTORY
@@ -94,15 +94,9 @@ def _text(values: pd.Series) -> pa.Array:
     Arrow-backed and object string columns are taken as they are (no Python object per value); any
     other column (numbers, mixed objects) goes through pandas' ``astype("string")`` first.
     """
-    arr = None
-    try:
-        arr = pa.array(values, from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        pass
+    arr = column_array(values)
     if arr is None or not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
-        arr = pa.array(values.astype("string"), from_pandas=True)
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
+        arr = contiguous(pa.array(values.astype("string"), from_pandas=True))
     return arr.cast(pa.large_string())
 
 
@@ -160,6 +154,12 @@ def sort_order(frame: pd.DataFrame, by: list[str]) -> np.ndarray | None:
     return positions
 
 
+def sorted_by(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """``frame.sort_values(by, kind="stable", na_position="last")`` on a fresh index, by :func:`sort_order`."""
+    order = sort_order(frame, by) if by else None
+    return frame.reset_index(drop=True) if order is None else frame.take(order).reset_index(drop=True)
+
+
 #: Above this many runs of consecutive rows, :func:`take_rows` gathers row by row (``DataFrame.take``).
 _MAX_RUNS = 256
 
@@ -210,12 +210,9 @@ def _order_keys(frame: pd.DataFrame, by: list[str]) -> list[pa.Array] | None:
     """
     out = []
     for c in by:
-        try:
-            arr = pa.array(frame[c], from_pandas=True)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
+        arr = column_array(frame[c])
+        if arr is None:
             return None
-        if isinstance(arr, pa.ChunkedArray):
-            arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
         if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
             out.append(arr.cast(pa.large_string()))
         elif pa.types.is_integer(arr.type):
@@ -447,8 +444,7 @@ def _concat(frames: list[pd.DataFrame], columns: list[str], spec_empty: pd.DataF
 
 
 def _sorted(frame: pd.DataFrame, extra: list[str]) -> pd.DataFrame:
-    order = sort_order(frame, [*KEY, *extra])
-    return frame.reset_index(drop=True) if order is None else frame.take(order).reset_index(drop=True)
+    return sorted_by(frame, [*KEY, *extra])
 
 
 def reconcile(

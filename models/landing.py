@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from models.arrow import text_array
+from models.layout import walk_files
 from models.regions import circumscribed_polygon, parse_stcs
 
 INDEX = "index.html"
@@ -285,11 +286,8 @@ def _distinct_footprints(regions: pd.Series, bold: np.ndarray) -> pd.DataFrame:
     with Arrow's hash kernel (distinct values in order of first appearance), per bold flag, so that a
     million footprints are never turned into Python strings (a handful of thousands are distinct).
     """
-    try:
-        text = pa.array(regions, from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        text = None
-    if text is None or not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)) or text.null_count:
+    text = text_array(regions)  # None: not plain text without NULL
+    if text is None:
         distinct = pd.DataFrame({"s_region": regions.astype(str).to_numpy(), "bold": bold})
         return distinct.drop_duplicates().sort_values("bold", kind="stable").reset_index(drop=True)
     parts = []
@@ -530,25 +528,6 @@ def _counts_section(tables: Mapping[str, pd.DataFrame]) -> str:
     return "\n".join(out)
 
 
-def _relative_files(stage: Path, skip_below: str | None = None) -> list[str]:
-    """Every file below ``stage`` as a sorted relative posix path (``os.scandir``: no Path object per file).
-
-    Subfolders of ``skip_below`` (``"datalink/"``, whose files its index lists) are not entered.
-    """
-    out: list[str] = []
-    folders = [""]
-    top = str(stage) + os.sep
-    while folders:
-        prefix = folders.pop()
-        with os.scandir(top + prefix) as entries:
-            for entry in entries:
-                if not entry.is_dir(follow_symlinks=False):
-                    out.append(prefix + entry.name)
-                elif prefix != skip_below:
-                    folders.append(prefix + entry.name + "/")
-    return sorted(out)
-
-
 def _files_section(stage: Path, manifest: Mapping[str, Any]) -> tuple[str, list[str]]:
     from models.datalink import DATALINK_DIR, read_document_index
     from models.provenance import datalink_documents, total_size
@@ -556,13 +535,13 @@ def _files_section(stage: Path, manifest: Mapping[str, Any]) -> tuple[str, list[
     known = manifest.get("files") if isinstance(manifest.get("files"), Mapping) else {}
     index = read_document_index(stage)  # the DataLink documents with their sizes: the folder is not walked
     if index is not None:
-        walked = _relative_files(stage, skip_below=f"{DATALINK_DIR}/")
+        walked = walk_files(stage, skip_below={f"{DATALINK_DIR}/"})
         indexed = index.column("document").to_pylist()
         total = int(pc.sum(index.column("size")).as_py() or 0)
         files = sorted([*walked, *indexed]) if len(indexed) <= FILES_MAX_DATALINK else walked
         documents = frozenset(indexed) if len(indexed) > FILES_MAX_DATALINK else frozenset()
     else:
-        files = _relative_files(stage)
+        files = walk_files(stage)
         documents = datalink_documents(files)
         documents = frozenset() if len(documents) <= FILES_MAX_DATALINK else documents
         total = total_size(known, documents, stage) if documents else 0

@@ -14,7 +14,7 @@ import importlib.metadata
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,30 @@ def published_dates(output_root: Path) -> list[dt.date]:
     return sorted(
         dt.date.fromisoformat(p.name) for p in folder.iterdir() if DATE_NAME.match(p.name) and (p / MANIFEST).is_file()
     )
+
+
+def walk_files(directory: Path, skip_below: Collection[str] = ()) -> list[str]:
+    """Relative posix path of every file and symlink under ``directory``, sorted.
+
+    ``os.scandir`` with plain strings (no :class:`~pathlib.Path` or ``os.path.join`` per file): snapshots
+    hold one DataLink document per event list, hundreds of thousands of files at archive scale. A
+    symlinked folder is listed like a file (not followed). Subfolders of the folders in ``skip_below``
+    (``"datalink/"``) are not entered (their files are listed by an index, ``models.snapshot.FILE_INDEXES``).
+    """
+    top = str(directory) + os.sep
+    found: list[str] = []
+    folders = [""]
+    while folders:
+        prefix = folders.pop()
+        with os.scandir(top + prefix) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    if prefix not in skip_below:
+                        folders.append(prefix + entry.name + "/")
+                else:
+                    found.append(prefix + entry.name)
+    found.sort()
+    return found
 
 
 def sha256_file(path: Path) -> str:

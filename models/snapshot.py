@@ -86,6 +86,7 @@ from models.layout import (  # noqa: F401 (re-exported: the snapshot layout)
     published_dates,
     sha256_file,
     snapshot_path,
+    walk_files,
     written_by_this_code,
 )
 from models.moc import plan_snapshot_mocs, votable_budget
@@ -93,7 +94,7 @@ from models.parquet import write_parquet
 from models.provenance import read_previous_row_provenance, row_provenance, write_provenance
 from models.tables import HISTORY_TABLES, IVOA_TABLES, PROVENANCE_TABLES
 from models.tap_kit import write_tap_kit
-from models.validate import VALIDATE_SLICE, validate_batches
+from models.validate import VALIDATE_SLICE, key_columns, validate_batches
 from models.visibility.moc import write_snapshot_visibility
 from models.votable import write_votable
 
@@ -209,30 +210,6 @@ FILE_INDEXES: dict[str, tuple[str, Callable[[Path], pa.Table | None]]] = {
 }
 
 
-def _walk_files(directory: Path, skip_below: Collection[str] = ()) -> list[str]:
-    """Relative posix path of every file and symlink under ``directory``, sorted.
-
-    ``os.scandir`` with plain strings (no :class:`~pathlib.Path` or ``os.path.join`` per file): snapshots
-    hold one DataLink document per event list, hundreds of thousands of files at archive scale. A
-    symlinked folder is listed like a file (not followed). Subfolders of the folders in ``skip_below``
-    (``"datalink/"``) are not entered (their files are listed by an index, :data:`FILE_INDEXES`).
-    """
-    top = str(directory) + os.sep
-    found: list[str] = []
-    folders = [""]
-    while folders:
-        prefix = folders.pop()
-        with os.scandir(top + prefix) as entries:
-            for entry in entries:
-                if entry.is_dir(follow_symlinks=False):
-                    if prefix not in skip_below:
-                        folders.append(prefix + entry.name + "/")
-                else:
-                    found.append(prefix + entry.name)
-    found.sort()
-    return found
-
-
 def indexed_folders(directory: Path) -> dict[str, str]:
     """The :data:`FILE_INDEXES` a snapshot (or stage) has, with the folder each lists: ``{index: folder}``.
 
@@ -283,7 +260,7 @@ def file_entries(directory: Path, known: Mapping[str, Mapping[str, Any]] | None 
     known = known or {}
     top = str(directory) + os.sep
     out: dict[str, dict[str, Any]] = {}
-    for rel in _walk_files(Path(directory), set(indexed_folders(directory).values())):
+    for rel in walk_files(Path(directory), set(indexed_folders(directory).values())):
         if rel == MANIFEST:
             continue
         entry = known.get(rel)
@@ -404,7 +381,7 @@ def _check_files(
     """
     problems: list[str] = []
     bad: set[str] = set()
-    actual = set(_walk_files(directory))  # one walk: no Path object per file
+    actual = set(walk_files(directory))  # one walk: no Path object per file
     actual.discard(MANIFEST)
     paths: list[str] = []  # indexed files, with their sizes and digests
     sizes: list[int] = []
@@ -519,7 +496,7 @@ def _check_table(
         return problems
     # read back a slice at a time (the key columns whole, for uniqueness): a table written now is never
     # held whole in memory next to the frames it was written from
-    keys = sorted({k for key in spec.unique for k in key})
+    keys = key_columns(spec)
     try:
         key_table = pa.concat_tables([pq.read_table(directory / f, columns=keys) for f in fresh])
         batches = (

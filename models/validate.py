@@ -244,41 +244,14 @@ def validate(frame: pd.DataFrame, spec: TableSpec, *, as_of: AsOf = None) -> lis
 # ------------------------------------------------------------------------------------ plausibility
 
 
-#: Rows converted to pandas at a time by :func:`validate_table` (bounds the memory of a million-row check).
+#: Rows checked at a time when publication reads a table back (:func:`validate_batches`): bounds the
+#: memory of a million-row check.
 VALIDATE_SLICE = 250_000
 
 
-def validate_table(
-    table: pa.Table, spec: TableSpec, *, as_of: AsOf = None, slice_rows: int = VALIDATE_SLICE
-) -> list[Violation]:
-    """:func:`validate` of an Arrow table, a slice of rows at a time: the same violations, bounded memory.
-
-    Every rule but uniqueness looks at one row at a time, so each slice is checked on its own (its
-    violations' rows shifted by the slice's start and merged per rule); uniqueness is checked on the
-    key columns of the whole table. Publication re-checks each table it wrote this way: a million-row
-    table never exists twice in pandas next to the frames being published.
-
-    Parameters
-    ----------
-    table
-        The rows, e.g. as read back from a snapshot's Parquet file.
-    spec, as_of
-        As for :func:`validate`.
-    slice_rows
-        Rows per slice.
-
-    Returns
-    -------
-    list[Violation]
-        As :func:`validate` gives for the whole table (same violations, grouped per rule).
-    """
-    from models.arrow import to_frame
-
-    if table.num_rows <= slice_rows:
-        return validate(to_frame(table), spec, as_of=as_of)
-    slices = (table.slice(start, slice_rows) for start in range(0, table.num_rows, slice_rows))
-    keys = sorted({k for key in spec.unique for k in key if k in table.column_names})
-    return validate_batches(slices, spec, as_of=as_of, keys=table.select(keys))
+def key_columns(spec: TableSpec) -> list[str]:
+    """The columns of ``spec``'s uniqueness rules (what :func:`validate_batches` needs of all the rows)."""
+    return sorted({k for key in spec.unique for k in key})
 
 
 def validate_batches(
@@ -288,7 +261,7 @@ def validate_batches(
 
     The same violations as :func:`validate` of all the rows at once: each batch is checked for every
     rule but uniqueness (its violations' rows shifted by the rows before it), and uniqueness on
-    ``keys``, the key columns of all the rows. Only one batch is in memory besides the keys, so a
+    ``keys``, the :func:`key_columns` of all the rows. Only one batch is in memory besides the keys, so a
     million-row table is checked in the memory of a few hundred thousand rows.
 
     Parameters
