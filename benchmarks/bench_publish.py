@@ -343,7 +343,6 @@ def publish_day(
     stage = snapshot.new_staging(root, date)
     sources = _sources(harvest, date)
     facts = {"snapshot": date.isoformat(), "code_version": snapshot.code_version(), "sources": sources}
-    datalink_entries: dict[str, Any] = {}  # listed by the DataLink index, not the manifest
     reused: list[str] = []
     links = _timed(
         seconds,
@@ -354,7 +353,6 @@ def publish_day(
             frames["obscore_hea"],
             None,
             previous=previous,
-            entries=datalink_entries,
             linked=reused,
             reuse_documents=snapshot.written_by_this_code(previous_manifest),
         ),
@@ -437,16 +435,14 @@ def publish_day(
     document["provenance"] = _timed(
         seconds,
         "provenance",
-        lambda: write_provenance(stage, document, snapshot.with_indexed(files, datalink_entries)),
+        lambda: write_provenance(stage, document, files),
         rss,
     )
     files = _timed(seconds, "manifest", lambda: snapshot.file_entries(stage, files), rss)  # the PROV files only
     _timed(
         seconds,
         "landing",
-        lambda: write_landing_page(
-            stage, {**document, "files": snapshot.with_indexed(files, datalink_entries)}, frames, frames["changes"]
-        ),
+        lambda: write_landing_page(stage, {**document, "files": files}, frames, frames["changes"]),
         rss,
     )
     sizes = _sizes(stage)

@@ -540,6 +540,12 @@ def _files_section(stage: Path, manifest: Mapping[str, Any]) -> tuple[str, list[
         total = int(pc.sum(index.column("size")).as_py() or 0)
         files = sorted([*walked, *indexed]) if len(indexed) <= FILES_MAX_DATALINK else walked
         documents = frozenset(indexed) if len(indexed) > FILES_MAX_DATALINK else frozenset()
+        if not documents:  # each listed: its digest from the index (each byte hashed once)
+            sizes, digests = index.column("size").to_pylist(), index.column("sha256").to_pylist()
+            known = {
+                **{rel: {"size": n, "sha256": h} for rel, n, h in zip(indexed, sizes, digests, strict=True)},
+                **known,
+            }
     else:
         files = walk_files(stage)
         documents = datalink_documents(files)

@@ -850,8 +850,10 @@ def coverage_inputs_hash(rows: pd.DataFrame, moc_id: str, tool: str) -> str:
 
 
 def _facility_rows(frame: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    # only the columns a coverage is made of are split (a table's other columns: a second copy of it)
     facilities = frame["facility_name"].fillna("unknown").astype(str)
-    return [(f, frame[(facilities == f).to_numpy()]) for f in sorted(facilities.unique())]  # a handful
+    inputs = frame[[c for c in _INPUT_COLUMNS if c in frame.columns]]
+    return [(f, inputs[(facilities == f).to_numpy()]) for f in sorted(facilities.unique())]  # a handful
 
 
 def table_coverages(name: str, frame: pd.DataFrame, qualified_name: str) -> list[Coverage]:

@@ -270,10 +270,7 @@ def build_document(stage: Path, manifest_document: Mapping[str, Any], file_entri
     if prev_entity is not None:
         doc.used(publish, prev_entity)
     table_files = _table_files(manifest_document)
-    documents = datalink_documents(file_entries)
-    if len(documents) <= DATALINK_ENTITY_LIMIT:  # every file its own entity, as long as that stays readable
-        documents = frozenset()
-    listed = {rel: entry for rel, entry in file_entries.items() if rel not in documents}
+    listed, n_documents, documents_size = document_entities(stage, file_entries)
     for rel, entry in listed.items():  # files whose number does not grow with the rows
         doc.entity(
             snap[rel],
@@ -285,17 +282,17 @@ def build_document(stage: Path, manifest_document: Mapping[str, Any], file_entri
         )
         doc.wasGeneratedBy(snap[rel], publish)
         doc.hadMember(snapshot_entity, snap[rel])
-    if documents:  # one entity for the per-dataset DataLink documents (their digests are in the manifest)
+    if n_documents:  # one entity for the per-dataset DataLink documents (their digests are in their index)
         collection = doc.entity(
             snap[DATALINK_COLLECTION],
             {
                 "prov:type": PROV["Collection"],
                 "prov:location": f"{DATALINK_COLLECTION}/",
-                "prov:label": f"{len(documents)} DataLink documents, one per event-list dataset "
+                "prov:label": f"{n_documents} DataLink documents, one per event-list dataset "
                 f"(dataset -> document, and each file's size and SHA-256, in {DATALINK_COLLECTION}/documents.csv, "
                 f"whose own SHA-256 is in manifest.json; per-dataset lineage in {ROW_PROVENANCE_FILE})",
-                "voh:documents": len(documents),
-                "voh:size": total_size(file_entries, documents),
+                "voh:documents": n_documents,
+                "voh:size": documents_size,
             },
         )
         doc.wasGeneratedBy(collection, publish)
@@ -379,6 +376,47 @@ def datalink_documents(file_entries: Mapping[str, Any]) -> frozenset[str]:
     # the keys are already Python strings: two C string methods each, no pandas Index of 420,000 objects
     prefix = f"{DATALINK_COLLECTION}/"
     return frozenset(p for p in file_entries if (text := str(p)).startswith(prefix) and text.endswith(".xml"))
+
+
+def document_entities(stage: Path, file_entries: Mapping[str, Any]) -> tuple[dict[str, Any], int, int]:
+    """The files the PROV record describes one by one, and the DataLink documents it describes as one.
+
+    The documents and their digests are read from the snapshot's index (``datalink/documents.csv``)
+    when there is one, so callers pass the manifest's few dozen entries, not 420,000 (merging them
+    in cost a second per record at a million rows); a snapshot without an index lists them among
+    ``file_entries``.
+
+    Parameters
+    ----------
+    stage
+        The snapshot (or stage) directory.
+    file_entries
+        ``{relative path: {size, sha256}}``: the manifest's files (documents may be among them).
+
+    Returns
+    -------
+    tuple
+        Entries of the files that are entities of their own (sorted by path), and the number and total
+        bytes of the documents made one collection entity (0 and 0 when there are at most
+        :data:`DATALINK_ENTITY_LIMIT`: then each document is an entity, listed with the others).
+    """
+    from models.datalink import read_document_index
+
+    index = read_document_index(stage)
+    if index is None:
+        documents = datalink_documents(file_entries)
+        if len(documents) <= DATALINK_ENTITY_LIMIT:  # every file its own entity, as long as that stays readable
+            return dict(file_entries), 0, 0
+        listed = {rel: entry for rel, entry in file_entries.items() if rel not in documents}
+        return listed, len(documents), total_size(file_entries, documents)
+    names = index.column("document").to_pylist()
+    indexed = frozenset(names)
+    listed = {rel: entry for rel, entry in file_entries.items() if rel not in indexed}
+    if len(names) > DATALINK_ENTITY_LIMIT:
+        return listed, len(names), int(pc.sum(index.column("size")).as_py() or 0)
+    sizes, digests = index.column("size").to_pylist(), index.column("sha256").to_pylist()
+    listed.update((rel, {"size": n, "sha256": h}) for rel, n, h in zip(names, sizes, digests, strict=True))
+    return dict(sorted(listed.items())), 0, 0
 
 
 def total_size(file_entries: Mapping[str, Any], paths: Iterable[str], stage: Path | None = None) -> int:

@@ -284,16 +284,6 @@ def file_index_record(directory: Path) -> dict[str, dict[str, Any]]:
     return out
 
 
-def with_indexed(
-    files: Mapping[str, Mapping[str, Any]], indexed: Mapping[str, Mapping[str, Any]]
-) -> dict[str, Mapping[str, Any]]:
-    """The manifest's entries and the indexed files' in one mapping sorted by path (as a manifest lists them).
-
-    Both are sorted already: the sort merges two runs (linear).
-    """
-    return dict(sorted([*files.items(), *indexed.items()], key=lambda item: item[0]))
-
-
 def listed_files(directory: Path, manifest: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """Every file a manifest vouches for: its ``files`` plus those of its ``file_index`` indexes.
 
@@ -417,22 +407,21 @@ def _check_files(
     for rel in sorted(actual - listed.keys() - indexed):
         problems.append(f"{rel}: file not listed in {MANIFEST}" + (" or its file index" if indexed else ""))
         bad.add(rel)
-    trusted = trusted if isinstance(trusted, set | frozenset) else set(trusted)
-    listed_sorted = sorted(listed)
-    checks = zip(
-        [*listed_sorted, *paths],
-        [*(listed[r].get("size") for r in listed_sorted), *sizes],
-        [*(listed[r].get("sha256") for r in listed_sorted), *digests],
-        strict=True,
-    )
+    # set operations in C over the hundreds of thousands of indexed files; Python only per file checked
+    for rel in sorted(listed.keys() & indexed):
+        problems.append(f"{rel}: listed both in {MANIFEST} and in its file index")
+        bad.add(rel)
+    want = {rel: (entry.get("size"), entry.get("sha256")) for rel, entry in listed.items()}
+    want.update(zip(paths, zip(sizes, digests, strict=True), strict=True))
+    missing = want.keys() - actual
+    for rel in sorted(missing):
+        problems.append(f"{rel}: listed in {MANIFEST} but missing")
+        bad.add(rel)
+    # without rehash, a hard link this publication made to the previous snapshot's file (same inode) is skipped
+    check = want.keys() - missing - (frozenset() if rehash else frozenset(trusted))
     top = str(directory) + os.sep
-    for rel, want_size, want_digest in checks:
-        if rel not in actual:
-            problems.append(f"{rel}: listed in {MANIFEST} but missing")
-            bad.add(rel)
-            continue
-        if not rehash and rel in trusted:
-            continue  # a hard link this publication made to the previous snapshot's file: same inode
+    for rel in sorted(check):
+        want_size, want_digest = want[rel]
         try:
             size = os.stat(top + rel).st_size
         except OSError as exc:  # a dangling symlink
@@ -1007,7 +996,6 @@ def stage_snapshot(
         previous_manifest = _manifest_or_none(previous)
         if previous_manifest is None:
             previous = None
-        datalink_entries: dict[str, dict[str, Any]] = {}  # listed by the DataLink index, not the manifest
         reused: list[str] = []
         links = write_snapshot_datalinks(
             stage,
@@ -1015,7 +1003,6 @@ def stage_snapshot(
             tables["obscore_hea"],
             base_url,
             previous=previous,
-            entries=datalink_entries,
             linked=reused,
             reuse_documents=written_by_this_code(previous_manifest),
         )
@@ -1080,10 +1067,10 @@ def stage_snapshot(
         }
         files = file_entries(stage, known)  # every byte written so far, hashed once (reused files: not at all)
         _share_identical(stage, previous, previous_manifest, files, set(reused))
-        # PROV and the landing page describe the DataLink documents too (the manifest lists their index)
-        document["provenance"] = write_provenance(stage, document, with_indexed(files, datalink_entries))
+        # PROV and the landing page describe the DataLink documents too, from their index
+        document["provenance"] = write_provenance(stage, document, files)
         files = file_entries(stage, files)  # hashes only the provenance files
-        write_landing_page(stage, {**document, "files": with_indexed(files, datalink_entries)}, tables, changes)
+        write_landing_page(stage, {**document, "files": files}, tables, changes)
         write_manifest(stage, document, known=files)  # hashes only the landing page
         _REUSED[str(stage)] = frozenset(reused)
     except BaseException:

@@ -120,6 +120,17 @@ def test_a_manifest_whose_index_record_disagrees_is_invalid(published: Path, tmp
     assert any(p.endswith(f"file not listed in {MANIFEST}") and p.startswith("datalink/") for p in problems)
 
 
+def test_a_document_listed_by_the_manifest_and_the_index_is_reported(published: Path, tmp_path: Path) -> None:
+    """One file vouched for twice (its manifest line could disagree with its index line) is a finding."""
+    snap = _copy(published, tmp_path)
+    rel = sorted(_documents(snap))[0]
+    manifest = json.loads((snap / MANIFEST).read_text())
+    content = (snap / rel).read_bytes()
+    manifest["files"][rel] = {"size": len(content), "sha256": hashlib.sha256(content).hexdigest()}
+    (snap / MANIFEST).write_text(json.dumps(manifest))
+    assert f"{rel}: listed both in {MANIFEST} and in its file index" in validate_snapshot(snap)
+
+
 def test_documents_trusted_by_publication_are_not_statted_but_the_rest_are(published: Path, tmp_path: Path) -> None:
     """Publication skips the ``stat`` of documents it hard-linked itself; any other damage is still found."""
     snap = _copy(published, tmp_path)

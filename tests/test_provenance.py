@@ -251,6 +251,22 @@ def test_datalink_documents_beyond_the_limit_are_one_collection(
     assert str(_attr(collection, "prov:location")) == "datalink/"
 
 
+@pytest.mark.parametrize("limit", [0, 10_000])
+def test_documents_are_read_from_their_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: int) -> None:
+    """Publication passes the manifest's files only: the record is the one built with every document listed."""
+    import models.provenance as provenance
+
+    monkeypatch.setattr(provenance, "DATALINK_ENTITY_LIMIT", limit)  # one collection entity, or one per document
+    stage, manifest, files = staged_copy(tmp_path)
+    documents = {p.relative_to(stage).as_posix() for p in (stage / "datalink").rglob("*.xml")}
+    manifest_files = {rel: entry for rel, entry in files.items() if rel not in documents}
+    assert documents and len(manifest_files) == len(files) - len(documents)
+    from_index = build_document(stage, manifest, manifest_files).serialize(format="json")
+    assert from_index == build_document(stage, manifest, files).serialize(format="json")
+    entities = {r.identifier.localpart for r in _records(build_document(stage, manifest, manifest_files), "Entity")}
+    assert (documents <= entities) == (limit > 0) and ("datalink" in entities) == (limit == 0)
+
+
 def test_public_snapshot_url_is_the_snapshot_location(tmp_path: Path) -> None:
     stage, manifest, files = staged_copy(tmp_path)
     snapshot = {r.identifier.localpart: r for r in _records(build_document(stage, manifest, files), "Entity")}
