@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from models.arrow import conform, to_frame
+from models.arrow import arrow_schema, column_array, conform, contiguous, empty_frame, to_frame
 from models.columns import Column, TableSpec
 from models.durable import in_threads, link_many, link_or_copy
 from models.layout import SNAPSHOTS
@@ -239,7 +239,6 @@ NO_RESPONSE = (
     "NotFoundFault: no instrument-response link is given for this observation: X-ray responses depend on the "
     "extraction region and are generated from the mission calibration database with the mission's analysis software"
 )
-_SAFE_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 
 
 #: Environment variable holding the public base URL of the publish root (``voharvest harvest --public-base-url``).
@@ -312,19 +311,66 @@ def document_paths(obscore: pd.DataFrame) -> pd.Series:
     names (letters, digits, ``.``, ``_``, ``-``; every harvested collection and id is), so the path is
     also a URL path needing no escaping; any other value is replaced by the first 16 hex digits of the
     SHA-256 of ``obs_publisher_did`` (unique, still a plain name).
-    """
-    import hashlib
 
-    events = (obscore["dataproduct_type"] == "event").fillna(False).to_numpy(dtype=bool)
-    coll = obscore["obs_collection"].astype("string")
-    obs_id = obscore["obs_id"].astype("string")
-    plain = (coll.str.match(_SAFE_NAME) & obs_id.str.match(_SAFE_NAME)).fillna(False).to_numpy(dtype=bool)
-    path = (DATALINK_DIR + "/" + coll + "/" + obs_id + ".xml").astype(object)
-    odd = np.flatnonzero(events & ~plain)
+    Parameters
+    ----------
+    obscore
+        ObsCore rows; event lists are ``dataproduct_type = 'event'`` rows.
+
+    Returns
+    -------
+    pandas.Series
+        Object values on ``obscore``'s index: the path (``str``) of an event list's document, ``None``
+        for any other row.
+    """
+    paths, _, _ = _document_path_array(obscore)
+    return pd.Series(paths.to_numpy(zero_copy_only=False), index=obscore.index, dtype=object)
+
+
+def _text(values: pd.Series) -> pa.Array:
+    """A column's values as pandas ``astype(str)`` gives them (NULL stays NULL), as one Arrow ``string`` array."""
+    arr = column_array(values)
+    if arr is not None and pa.types.is_null(arr.type):
+        return pa.nulls(len(arr), pa.string())
+    if arr is None or not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        arr = contiguous(pa.array(values.astype(str), from_pandas=True))  # numbers, mixed objects: rare
+    return arr.cast(pa.string())
+
+
+def _string_column(values: pd.Series) -> pa.Array:
+    """A column as :func:`models.arrow.conform` makes a ``char`` column of it (one Arrow ``string`` array)."""
+    try:
+        arr = pa.array(values, type=pa.string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        obj = values.astype(object).where(values.notna(), None)
+        arr = pa.array(obj.tolist(), type=pa.string(), from_pandas=True)
+    return contiguous(arr)
+
+
+#: A plain name (letters, digits, ``.``, ``_``, ``-``) in RE2 (Arrow) syntax; ``\n?`` keeps the rule the
+#: Python pattern had (its ``$`` also matched before a final newline; RE2's matches only at the end).
+_SAFE_NAME_RE2 = r"^[A-Za-z0-9][A-Za-z0-9._-]*\n?$"
+
+
+def _document_path_array(obscore: pd.DataFrame) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """:func:`document_paths` as one Arrow array (NULL: not an event list), with the collection and obs_id text.
+
+    Arrow kernels over the rows; Python runs only for the rare event lists whose names are not plain.
+    """
+    events = pc.fill_null(pc.equal(_text(obscore["dataproduct_type"]), "event"), False)
+    coll, obs_id = _text(obscore["obs_collection"]), _text(obscore["obs_id"])
+    plain = pc.and_(
+        pc.fill_null(pc.match_substring_regex(coll, _SAFE_NAME_RE2), False),
+        pc.fill_null(pc.match_substring_regex(obs_id, _SAFE_NAME_RE2), False),
+    )
+    paths = pc.binary_join_element_wise(DATALINK_DIR + "/", coll, "/", obs_id, ".xml", "")
+    odd_mask = pc.and_(events, pc.invert(plain))
+    odd = np.flatnonzero(odd_mask.to_numpy(zero_copy_only=False))
     if odd.size:  # rare: ids with characters that would need escaping
-        dids = obscore["obs_publisher_did"].astype(str).to_numpy()[odd]
-        path.iloc[odd] = [f"{DATALINK_DIR}/x/{hashlib.sha256(d.encode()).hexdigest()[:16]}.xml" for d in dids]
-    return path.where(pd.Series(events, index=path.index), None)
+        dids = obscore["obs_publisher_did"].iloc[odd].astype(str).to_numpy()
+        hashed = [f"{DATALINK_DIR}/x/{hashlib.sha256(d.encode()).hexdigest()[:16]}.xml" for d in dids]
+        paths = pc.replace_with_mask(paths, odd_mask, pa.array(hashed, pa.string()))
+    return pc.if_else(events, paths, pa.scalar(None, pa.string())), coll, obs_id
 
 
 def _gadf_links_from_raw(raw_dir: Path, obscore: pd.DataFrame) -> pd.DataFrame:
@@ -355,6 +401,17 @@ def _gadf_links_from_raw(raw_dir: Path, obscore: pd.DataFrame) -> pd.DataFrame:
     return links[links["ID"].isin(set(hess["obs_publisher_did"]))].reset_index(drop=True)
 
 
+#: ``error_message`` of a ``#this`` row when no event-list URL is known.
+_NO_EVENT_LIST = "NotFoundFault: no event-list URL is known for this observation"
+#: A NULL text value (``pc.if_else`` operand).
+_NULL = pa.scalar(None, pa.string())
+#: ``description`` of every ``#provenance`` row.
+_PROVENANCE_DESCRIPTION = (
+    "W3C PROV / IVOA ProvenanceDM record of the snapshot this dataset was published in "
+    "(PROV-JSON; also provenance/prov.provn and provenance/prov.vot)"
+)
+
+
 def snapshot_links(
     obscore: pd.DataFrame,
     obscore_hea: pd.DataFrame,
@@ -364,107 +421,195 @@ def snapshot_links(
 ) -> pd.DataFrame:
     """Link rows of every event-list dataset of a snapshot, with a ``document`` column.
 
+    :func:`snapshot_link_table` as a pandas frame (:func:`models.arrow.to_frame`).
+
     Parameters
     ----------
     obscore, obscore_hea
-        The snapshot's ObsCore frames; event lists are ``dataproduct_type = 'event'`` rows (``obscore_hea``
-        is used to describe the dataset in the ``#this`` row).
+        The snapshot's ObsCore frames (see :func:`snapshot_link_table`).
     base_url
-        Public URL of the snapshot directory; the ``#provenance`` link is ``<base>/provenance/prov.json``,
-        or the relative reference ``../../provenance/prov.json`` (resolved against the document's own
-        URL, RFC 3986 section 5) when unset.
+        Public URL of the snapshot directory, or ``None`` (see :func:`snapshot_link_table`).
     gadf_links
-        Link rows of GADF releases (``models.hea.gadf_to_ivoa``'s ``datalink``): events (``#this``), each
-        response (``#calibration`` with its response type) and GTI (``#auxiliary``) of a run.
+        Link rows of GADF releases (see :func:`snapshot_link_table`).
 
     Returns
     -------
     pandas.DataFrame
         :data:`DATALINK` columns plus ``document``; rows of one document together, ``#this`` first.
     """
-    paths = document_paths(obscore)
-    has_path = paths.notna().to_numpy()
-    events = obscore[has_path].assign(document=paths[has_path])
-    # each event list's place in document-name order: links are sorted by integers, not by strings
-    names = events["document"].to_numpy(dtype=str)
-    place = np.empty(len(names), dtype=np.int64)
-    place[np.argsort(names, kind="stable")] = np.arange(len(names))
-    events = events.assign(_doc=place)
-    gadf_links = gadf_links if gadf_links is not None else pd.DataFrame(columns=[*_LINK_COLUMNS, "x_obs_id"])
-    gadf_links = gadf_links.drop(columns=["document", "x_obs_id"], errors="ignore")
-    where = pd.Index(events["obs_publisher_did"]).get_indexer(gadf_links["ID"])
-    gadf_links = gadf_links[where >= 0].assign(
-        document=events["document"].to_numpy()[where[where >= 0]], _doc=place[where[where >= 0]]
-    )
-    rest = events[~events["obs_publisher_did"].isin(set(gadf_links["ID"])).to_numpy()]
-    url = rest["access_url"].astype(object)
-    has_url = url.notna().to_numpy(dtype=bool)
-    label = rest["obs_collection"].astype(str) + " observation " + rest["obs_id"].astype(str)
-    this = pd.DataFrame(
-        {
-            "ID": rest["obs_publisher_did"].to_numpy(),
-            "access_url": url.where(pd.Series(has_url, index=url.index), None).to_numpy(),
-            "service_def": None,
-            "error_message": np.where(has_url, None, "NotFoundFault: no event-list URL is known for this observation"),
-            "semantics": "#this",
-            "description": (
-                label + ": event list (" + rest["facility_name"].astype(str) + " archive product)"
-            ).to_numpy(),
-            "content_type": rest["access_format"].astype(object).where(pd.Series(has_url, index=url.index), None),
-            "content_length": pd.array([None] * len(rest), dtype="Int64"),
-            "content_qualifier": np.where(has_url, "event-list", None),
-            "document": rest["document"].to_numpy(),
-            "_doc": rest["_doc"].to_numpy(),
-        }
-    )
+    return to_frame(snapshot_link_table(obscore, obscore_hea, base_url, gadf_links=gadf_links))
+
+
+def snapshot_link_table(
+    obscore: pd.DataFrame,
+    obscore_hea: pd.DataFrame,
+    base_url: str | None,
+    *,
+    gadf_links: pd.DataFrame | None = None,
+) -> pa.Table:
+    """Link rows of every event-list dataset of a snapshot, as one :data:`LINK_ROWS` table.
+
+    Each event list gets, in its document: the GADF rows of its run when ``gadf_links`` has any (events,
+    responses, GTI), otherwise a ``#this`` row (its ``access_url``, or an ``error_message`` when it has
+    none) and, for a mission of :data:`models.hea.XRAY_ARCHIVES`, a ``#calibration`` row saying why there
+    is no response (:data:`NO_RESPONSE`); then always the ``#provenance`` row (:data:`HAS_PROVENANCE`).
+    Rows are ordered by document name (bytewise), then ``#this``, ``#calibration``, ``#auxiliary``, the
+    rest; rows of one rank keep the order GADF, ``#this``, ``#calibration``, provenance and their input
+    order. Built with Arrow kernels and numpy index arithmetic (each column is one ``take``): no Python
+    object per link row.
+
+    Parameters
+    ----------
+    obscore, obscore_hea
+        The snapshot's ObsCore frames; event lists are ``dataproduct_type = 'event'`` rows (their
+        ``obs_publisher_did`` must be unique). ``obscore_hea`` is not read: the ``#this`` row is described
+        from ``obscore`` (collection, obs_id, facility).
+    base_url
+        Public URL of the snapshot directory; the ``#provenance`` link is ``<base>/provenance/prov.json``,
+        or the relative reference ``../../provenance/prov.json`` (resolved against the document's own
+        URL, RFC 3986 section 5) when unset.
+    gadf_links
+        Link rows of GADF releases (``models.hea.gadf_to_ivoa``'s ``datalink``): events (``#this``), each
+        response (``#calibration`` with its response type) and GTI (``#auxiliary``) of a run. Rows whose
+        ``ID`` is no event list's ``obs_publisher_did`` are ignored.
+
+    Returns
+    -------
+    pyarrow.Table
+        :data:`LINK_ROWS` (schema :func:`models.arrow.arrow_schema`, one chunk per column); rows of one
+        document together, ``#this`` first. No rows when there is no event list.
+
+    Raises
+    ------
+    DataLinkError
+        Two event lists share an ``obs_publisher_did``.
+    """
     from models.hea import XRAY_ARCHIVES
 
-    xray = rest[rest["facility_name"].isin(list(XRAY_ARCHIVES)).to_numpy(dtype=bool)]
-    calibration = pd.DataFrame(
-        {
-            "ID": xray["obs_publisher_did"].to_numpy(),
-            "access_url": None,
-            "service_def": None,
-            "error_message": NO_RESPONSE,
-            "semantics": "#calibration",
-            "description": (label.loc[xray.index] + ": instrument response").to_numpy(),
-            "content_type": None,
-            "content_length": pd.array([None] * len(xray), dtype="Int64"),
-            "content_qualifier": None,
-            "document": xray["document"].to_numpy(),
-            "_doc": xray["_doc"].to_numpy(),
-        }
-    )
+    schema = arrow_schema(LINK_ROWS)
+    paths, coll, obs_id = _document_path_array(obscore)
+    events = np.flatnonzero(paths.is_valid().to_numpy(zero_copy_only=False))
+    n_events = len(events)
+    if not n_events:
+        return pa.Table.from_arrays([pa.array([], f.type) for f in schema], schema=schema)
+    at = pa.array(events)
+    documents = paths.take(at)
+    ids = _string_column(obscore["obs_publisher_did"]).take(at)
+    if len(pc.unique(ids)) != n_events:
+        raise DataLinkError("event lists share an obs_publisher_did: each needs a document of its own")
+    # each event list's place in document-name order (a stable sort; the names are ASCII, so bytewise order
+    # is code-point order)
+    by_name = pc.sort_indices(documents).to_numpy()
+    place = np.empty(n_events, dtype=np.int64)
+    place[by_name] = np.arange(n_events)
+
+    gadf, gadf_event = _gadf_rows(gadf_links, ids)
+    has_gadf = np.zeros(n_events, dtype=bool)
+    has_gadf[gadf_event] = True
+    rest = np.flatnonzero(~has_gadf)  # event lists described by a #this row (and #calibration for X-ray)
+    facility = _text(obscore["facility_name"]).take(at)
+    is_xray = pc.is_in(facility, value_set=pa.array(list(XRAY_ARCHIVES), pa.string())).to_numpy(zero_copy_only=False)
+    xray = np.flatnonzero(is_xray & ~has_gadf)
+
+    # rows per document: GADF rows, or #this (+ #calibration); then #provenance. Where each row goes:
+    counts = np.bincount(gadf_event, minlength=n_events) + 1
+    counts[rest] += 1
+    counts[xray] += 1
+    ordered = counts[by_name]
+    start = np.empty(n_events, dtype=np.int64)
+    start[by_name] = np.cumsum(ordered) - ordered
+    n_rows = int(ordered.sum())
+    this_at, calibration_at, provenance_at = start[rest], start[xray] + 1, start + counts - 1
+    gadf_at = _gadf_places(gadf.column("semantics"), gadf_event, place, start)
+
+    url = _string_column(obscore["access_url"]).take(pa.array(events[rest]))
+    has_url = url.is_valid()
+    label = pc.binary_join_element_wise(coll.take(at), " observation ", obs_id.take(at), "")
+    facility_rest = facility.take(pa.array(rest))
+    fmt = _string_column(obscore["access_format"]).take(pa.array(events[rest]))
     target = base_url.rstrip("/") + "/" + PROVENANCE_TARGET if base_url else "../../" + PROVENANCE_TARGET
-    provenance = pd.DataFrame(
-        {
-            "ID": events["obs_publisher_did"].to_numpy(),
-            "access_url": target,
-            "service_def": None,
-            "error_message": None,
-            "semantics": HAS_PROVENANCE,
-            "description": "W3C PROV / IVOA ProvenanceDM record of the snapshot this dataset was published in "
-            "(PROV-JSON; also provenance/prov.provn and provenance/prov.vot)",
-            "content_type": PROVENANCE_TYPE,
-            "content_length": pd.array([None] * len(events), dtype="Int64"),
-            "content_qualifier": None,
-            "document": events["document"].to_numpy(),
-            "_doc": place,
-        }
-    )
-    parts = [p for p in (gadf_links, this, calibration, provenance) if len(p)]
-    if not parts:
-        return pd.DataFrame(columns=[*_LINK_COLUMNS, "document"])
-    links = pd.concat([p.assign(_part=i) for i, p in enumerate(parts)], ignore_index=True)
-    rank = np.select(
-        [links["semantics"] == "#this", links["semantics"] == "#calibration", links["semantics"] == "#auxiliary"],
-        [0, 1, 2],
-        default=3,
-    )
-    # by document name, then #this, #calibration, #auxiliary, the rest; rows of a rank in their order
-    order = np.lexsort((np.arange(len(links)), links["_part"].to_numpy(), rank, links["_doc"].to_numpy()))
-    links = links.take(order)
-    return links[[*_LINK_COLUMNS, "document"]].reset_index(drop=True)
+    parts: dict[str, tuple[object, object, object]] = {
+        # column: values of its #this rows (one per `rest` event list), #calibration rows, #provenance rows
+        "access_url": (url, None, target),
+        "service_def": (None, None, None),
+        "error_message": (pc.if_else(has_url, _NULL, _NO_EVENT_LIST), NO_RESPONSE, None),
+        "semantics": ("#this", "#calibration", HAS_PROVENANCE),
+        "description": (
+            pc.binary_join_element_wise(
+                label.take(pa.array(rest)), ": event list (", facility_rest, " archive product)", ""
+            ),
+            pc.binary_join_element_wise(label.take(pa.array(xray)), ": instrument response", ""),
+            _PROVENANCE_DESCRIPTION,
+        ),
+        "content_type": (pc.if_else(has_url, fmt, _NULL), None, PROVENANCE_TYPE),
+        "content_length": (None, None, None),
+        "content_qualifier": (pc.if_else(has_url, "event-list", _NULL), None, None),
+    }
+    dests = (this_at, calibration_at, provenance_at)
+    event_of_row = pa.array(np.repeat(by_name, ordered))
+    arrays = []
+    for field in schema:
+        if field.name in ("ID", "document"):
+            arrays.append((ids if field.name == "ID" else documents).take(event_of_row))
+            continue
+        sources = [(contiguous(gadf.column(field.name)), gadf_at), *zip(parts[field.name], dests, strict=True)]
+        arrays.append(_gather(sources, n_rows, field.type))
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _gather(sources: Sequence[tuple[object, np.ndarray]], n_rows: int, kind: pa.DataType) -> pa.Array:
+    """One column in link-row order: each source's values put at its rows' places, with one ``take``.
+
+    A source is an array with a value per row or a single value (``None``: NULL) for all its rows.
+    """
+    pieces, index, offset = [], np.empty(n_rows, dtype=np.int64), 0
+    for values, where in sources:
+        if isinstance(values, pa.Array) and len(values) == len(where):
+            index[where] = np.arange(offset, offset + len(where))
+            pieces.append(values)
+            offset += len(where)
+        elif len(where):  # one value for every row of this source
+            index[where] = offset
+            pieces.append(pa.array([values], kind))
+            offset += 1
+    return pa.concat_arrays(pieces).take(pa.array(index))
+
+
+def _gadf_rows(gadf_links: pd.DataFrame | None, ids: pa.Array) -> tuple[pa.Table, np.ndarray]:
+    """GADF link rows of the event lists ``ids`` (as a :data:`DATALINK` table, input order) and each row's event."""
+    if gadf_links is None or not len(gadf_links):
+        return conform(empty_frame(DATALINK), DATALINK), np.zeros(0, dtype=np.int64)
+    frame = gadf_links.drop(columns=["document", "x_obs_id"], errors="ignore")
+    gadf_ids = _string_column(frame["ID"])
+    # hash the few GADF IDs, not the million event lists: first the event lists they name, then each row's
+    named = np.flatnonzero(pc.is_in(ids, value_set=pc.unique(gadf_ids)).to_numpy(zero_copy_only=False))
+    at = pc.fill_null(pc.index_in(gadf_ids, value_set=ids.take(pa.array(named))), -1).to_numpy()
+    where = np.where(at >= 0, named[np.maximum(at, 0)], -1) if len(named) else np.full(len(at), -1)
+    keep = where >= 0
+    frame = frame[keep]
+    if "semantics" not in frame.columns:  # no term: NULL, ranked last
+        frame = frame.assign(semantics=None)
+    return conform(frame, DATALINK), where[keep].astype(np.int64)
+
+
+def _gadf_places(semantics: pa.ChunkedArray, event: np.ndarray, place: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """Row of each GADF link in the link table: its document's first row plus its rank among the document's rows.
+
+    Within a document: ``#this``, ``#calibration``, ``#auxiliary``, the rest, each in input order.
+    """
+    n = len(event)
+    if not n:
+        return np.zeros(0, dtype=np.int64)
+    rank = np.full(n, 3, dtype=np.int64)
+    for i, term in enumerate(("#this", "#calibration", "#auxiliary")):
+        rank[pc.fill_null(pc.equal(semantics, term), False).to_numpy(zero_copy_only=False)] = i
+    order = np.lexsort((np.arange(n), rank, place[event]))
+    doc = event[order]
+    first = np.flatnonzero(np.r_[True, doc[1:] != doc[:-1]])
+    within = np.arange(n) - np.repeat(first, np.diff(np.r_[first, n]))
+    out = np.empty(n, dtype=np.int64)
+    out[order] = start[doc] + within
+    return out
 
 
 def manifest_entry(written: Sequence[str], public_base_url: str | None, base_url: str | None) -> dict[str, object]:
@@ -581,12 +726,20 @@ def unchanged_documents(today: pa.Table, before: pa.Table) -> tuple[np.ndarray, 
 
 
 def _document_runs(links: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Names, first row and row count of each run of equal ``document`` values."""
-    documents = links.column("document").to_numpy(zero_copy_only=False).astype(object)
-    if len(documents) == 0:
-        return documents, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    first = np.flatnonzero(np.r_[True, documents[1:] != documents[:-1]])
-    return documents[first], first, np.diff(np.r_[first, len(documents)])
+    """Names, first row and row count of each run of equal ``document`` values.
+
+    Runs are found with Arrow kernels (NULL equal to NULL); only the names become Python strings.
+    """
+    documents = contiguous(links.column("document"))
+    n = len(documents)
+    if n == 0:
+        return np.zeros(0, dtype=object), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    after, before = documents.slice(1), documents.slice(0, n - 1)
+    null_after, null_before = pc.is_null(after), pc.is_null(before)
+    differs = pc.if_else(pc.or_(null_after, null_before), pc.xor(null_after, null_before), pc.not_equal(after, before))
+    first = np.flatnonzero(np.r_[True, differs.to_numpy(zero_copy_only=False)])
+    names = documents.take(pa.array(first)).to_numpy(zero_copy_only=False).astype(object)
+    return names, first, np.diff(np.r_[first, n])
 
 
 def read_document_index(snapshot: Path) -> pa.Table | None:
@@ -673,11 +826,9 @@ def write_snapshot_datalinks(
     stage = Path(stage)
     if gadf_links is None and (stage / "raw" / "records").is_dir():
         gadf_links = _gadf_links_from_raw(stage / "raw", obscore)
-    links = snapshot_links(obscore, obscore_hea, base_url, gadf_links=gadf_links)
-    if links.empty:
+    table = snapshot_link_table(obscore, obscore_hea, base_url, gadf_links=gadf_links)
+    if not table.num_rows:
         return []
-    table = conform(links, LINK_ROWS)
-    del links  # Python objects per link row: from here on the Arrow table only (memory at a million rows)
     names, first, counts = _document_runs(table)
     sizes = np.full(len(names), -1, dtype=np.int64)
     digests = np.full(len(names), None, dtype=object)
