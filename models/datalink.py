@@ -14,11 +14,13 @@ dataset, so the cost does not grow with a Python loop over link rows.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -786,15 +788,112 @@ def write_snapshot_datalinks(
 ) -> list[str]:
     """Write a DataLink document for every event-list dataset of a snapshot, their index and link table.
 
+    :func:`start_snapshot_datalinks` and its :meth:`PendingDataLinks.wait` in one call.
+
+    Parameters
+    ----------
+    stage, obscore, obscore_hea, base_url, gadf_links, previous, reuse_documents
+        As for :func:`start_snapshot_datalinks`.
+    entries, linked
+        As for :meth:`PendingDataLinks.wait`.
+
+    Returns
+    -------
+    list of str
+        Written files relative to ``stage`` (:meth:`PendingDataLinks.wait`).
+    """
+    pending = start_snapshot_datalinks(
+        stage,
+        obscore,
+        obscore_hea,
+        base_url,
+        gadf_links=gadf_links,
+        previous=previous,
+        reuse_documents=reuse_documents,
+    )
+    return pending.wait(entries=entries, linked=linked)
+
+
+class PendingDataLinks:
+    """A snapshot's DataLink documents while their hard links are being made in a background thread.
+
+    :func:`start_snapshot_datalinks` returns once the changed documents are written; the hundreds of
+    thousands of links to the previous snapshot's unchanged documents (one system call each, the
+    GIL released) go on in the background while the caller writes the snapshot's tables, and
+    :meth:`wait` finishes: documents whose link failed are encoded and written, then the index and
+    the link table. The caller must call :meth:`wait` (or :meth:`cancel`) before it reads, publishes
+    or discards the stage.
+    """
+
+    def __init__(
+        self,
+        background: Future[None] | None,
+        finish: Callable[[dict[str, dict[str, object]] | None, list[str] | None], list[str]],
+    ) -> None:
+        self._background = background
+        self._finish = finish
+        self._result: list[str] | None = None
+
+    def wait(
+        self, *, entries: dict[str, dict[str, object]] | None = None, linked: list[str] | None = None
+    ) -> list[str]:
+        """Wait for the links, write what is left, and return the files written.
+
+        Parameters
+        ----------
+        entries
+            When given, filled with ``{relative path: {"size", "sha256"}}`` of every document written or linked.
+        linked
+            When given, extended with the documents hard-linked from the previous snapshot (unchanged bytes).
+
+        Returns
+        -------
+        list of str
+            Files relative to the stage: ``datalink/<collection>/<obs_id>.xml`` per event list,
+            ``datalink/documents.csv`` (``obs_publisher_did,document,size,sha256``) and :data:`LINKS_TABLE`
+            (none when the snapshot has no event list).
+
+        Raises
+        ------
+        OSError, DataLinkError
+            What the background links or the remaining writes raised.
+        """
+        if self._result is None:
+            if self._background is not None:
+                self._background.result()
+            self._result = self._finish(entries, linked)
+        return self._result
+
+    def cancel(self) -> None:
+        """Let the background links end (errors ignored) so the stage can be discarded."""
+        if self._background is not None:
+            with contextlib.suppress(Exception):
+                self._background.result()
+
+
+def start_snapshot_datalinks(
+    stage: Path,
+    obscore: pd.DataFrame,
+    obscore_hea: pd.DataFrame,
+    base_url: str | None,
+    *,
+    gadf_links: pd.DataFrame | None = None,
+    previous: Path | None = None,
+    reuse_documents: bool = False,
+) -> PendingDataLinks:
+    """Start writing a DataLink document for every event-list dataset of a snapshot.
+
     Documents are encoded in batches of :data:`DOCUMENT_BATCH` (memory bounded at any size) and hashed
     in memory as they are written: their size and SHA-256 go to the index (:data:`DATALINK_INDEX`,
     which the manifest lists in their place: no second read, and no manifest line per dataset). With
     ``reuse_documents``, a document whose link rows equal those of the previous snapshot's
     :data:`LINKS_TABLE` (:func:`unchanged_documents`) is not encoded at all: it becomes a hard link to the
     previous snapshot's immutable file, with the size and SHA-256 of the previous index, so a day costs
-    its changed datasets plus one link per unchanged one. Without it, a document that comes out
-    identical to the previous one (same size and SHA-256 in its index) is still a link instead of a
-    second copy. Links and writes run in :data:`models.durable.FILE_THREADS` threads.
+    its changed datasets plus one link per unchanged one. Those links are made in the background
+    (:class:`PendingDataLinks`): on the 2-core machine they overlap the writing of the tables. Without
+    ``reuse_documents``, a document that comes out identical to the previous one (same size and SHA-256
+    in its index) is still a link instead of a second copy. Links and writes run in
+    :data:`models.durable.FILE_THREADS` threads.
 
     Parameters
     ----------
@@ -804,31 +903,26 @@ def write_snapshot_datalinks(
     obscore, obscore_hea
         The ObsCore frames as they were *before* :func:`datalink_access` (``access_url`` = the event file).
     base_url
-        Public URL of the snapshot directory, or ``None`` (see :func:`snapshot_links`).
+        Public URL of the snapshot directory, or ``None`` (see :func:`snapshot_link_table`).
     gadf_links
         GADF link rows to use instead of reading the indexes from ``raw/`` (tests, imports).
     previous
         The previous published snapshot (``None``: write everything).
-    entries
-        When given, filled with ``{relative path: {"size", "sha256"}}`` of every document written or linked.
-    linked
-        When given, extended with the documents hard-linked from ``previous`` (unchanged bytes).
     reuse_documents
         The previous snapshot was written by this very code (same :func:`models.layout.code_digest`), so
         equal link rows mean equal documents.
 
     Returns
     -------
-    list of str
-        Written files relative to ``stage``: ``datalink/<collection>/<obs_id>.xml`` per event list,
-        ``datalink/documents.csv`` (``obs_publisher_did,document,size,sha256``) and :data:`LINKS_TABLE`.
+    PendingDataLinks
+        Call its :meth:`~PendingDataLinks.wait` for the written files.
     """
     stage = Path(stage)
     if gadf_links is None and (stage / "raw" / "records").is_dir():
         gadf_links = _gadf_links_from_raw(stage / "raw", obscore)
     table = snapshot_link_table(obscore, obscore_hea, base_url, gadf_links=gadf_links)
     if not table.num_rows:
-        return []
+        return PendingDataLinks(None, lambda _entries, _linked: [])
     names, first, counts = _document_runs(table)
     sizes = np.full(len(names), -1, dtype=np.int64)
     digests = np.full(len(names), None, dtype=object)
@@ -842,70 +936,94 @@ def write_snapshot_datalinks(
     for folder in sorted({rel.rpartition("/")[0] for rel in names.tolist()}):  # a few collections
         (stage / folder).mkdir(parents=True, exist_ok=True)
     done = np.zeros(len(names), dtype=bool)
+    root = str(stage) + os.sep
+    prev_root = None if previous is None else str(previous) + os.sep
+
+    def encode_and_write(todo: np.ndarray) -> None:
+        """Encode the documents ``todo`` (indices in name order) a batch at a time and write (or link) them."""
+        if not len(todo):
+            return
+        chosen = np.zeros(len(names), dtype=bool)
+        chosen[todo] = True
+        pending = table if chosen.all() else table.filter(pa.array(np.repeat(chosen, counts)))
+        starts = np.r_[0, np.cumsum(counts[todo])[:-1]].astype(np.int64) if len(todo) else np.zeros(0, int)
+        for at in range(0, len(starts), DOCUMENT_BATCH):
+            stop = starts[at + DOCUMENT_BATCH] if at + DOCUMENT_BATCH < len(starts) else pending.num_rows
+            encoded = datalink_documents(to_frame(pending.slice(starts[at], stop - starts[at])))
+            which = todo[at : at + len(encoded)]  # documents in name order, as the link rows are
+            if list(encoded) != names[which].tolist():
+                raise DataLinkError("DataLink documents are not in the order of their link rows")
+            batch = list(encoded.values())
+            del encoded
+
+            def write(lo: int, hi: int, batch: list[bytes] = batch, which: np.ndarray = which) -> None:
+                for i in range(lo, hi):  # one file per dataset: plain os calls, no Path object each
+                    doc, content = int(which[i]), batch[i]
+                    rel = names[doc]
+                    sizes[doc], digests[doc] = len(content), hashlib.sha256(content).hexdigest()
+                    old = at_before[doc]
+                    if old >= 0 and before_size[old] == sizes[doc] and before_sha[old] == digests[doc]:
+                        try:  # the previous snapshot's immutable, identical file
+                            os.link(prev_root + rel, root + rel)
+                            done[doc] = True
+                            continue
+                        except OSError:
+                            pass  # another file system, a missing file: write it
+                    with open(root + rel, "wb") as handle:
+                        handle.write(content)
+
+            in_threads(write, len(batch))
+            del batch
+
     prev_links = None if previous is None else Path(previous) / LINKS_TABLE
     before_links = None
+    candidates = np.zeros(0, dtype=np.int64)
     if reuse_documents and before is not None and prev_links is not None and prev_links.is_file():
         before_links = pq.read_table(prev_links)
         _, same = unchanged_documents(table, before_links)
         candidates = np.flatnonzero(same & (at_before >= 0))
+    encode_and_write(np.setdiff1d(np.arange(len(names)), candidates, assume_unique=True))
+    same_links = before_links is not None and before_links.schema.equals(table.schema) and before_links.equals(table)
+    del before_links
+
+    def link_unchanged() -> None:  # the background part: one hard link per unchanged document
         done[candidates] = link_many(previous, stage, names[candidates].tolist())
-        sizes[done], digests[done] = before_size[at_before[done]], before_sha[at_before[done]]
-    pending = table.filter(pa.array(np.repeat(~done, counts))) if done.any() else table
-    todo = np.flatnonzero(~done)
-    starts = np.r_[0, np.cumsum(counts[todo])[:-1]].astype(np.int64) if len(todo) else np.zeros(0, int)
-    root = str(stage) + os.sep
-    prev_root = None if previous is None else str(previous) + os.sep
-    for at in range(0, len(starts), DOCUMENT_BATCH):
-        stop = starts[at + DOCUMENT_BATCH] if at + DOCUMENT_BATCH < len(starts) else pending.num_rows
-        encoded = datalink_documents(to_frame(pending.slice(starts[at], stop - starts[at])))
-        which = todo[at : at + len(encoded)]  # documents in name order, as the link rows are
-        if list(encoded) != names[which].tolist():
-            raise DataLinkError("DataLink documents are not in the order of their link rows")
-        batch = list(encoded.values())
-        del encoded
+        linked_now = candidates[done[candidates]]
+        sizes[linked_now], digests[linked_now] = before_size[at_before[linked_now]], before_sha[at_before[linked_now]]
 
-        def write(lo: int, hi: int, batch: list[bytes] = batch, which: np.ndarray = which) -> None:
-            for i in range(lo, hi):  # one file per dataset: plain os calls, no Path object each
-                doc, content = int(which[i]), batch[i]
-                rel = names[doc]
-                sizes[doc], digests[doc] = len(content), hashlib.sha256(content).hexdigest()
-                old = at_before[doc]
-                if old >= 0 and before_size[old] == sizes[doc] and before_sha[old] == digests[doc]:
-                    try:  # the previous snapshot's immutable, identical file
-                        os.link(prev_root + rel, root + rel)
-                        done[doc] = True
-                        continue
-                    except OSError:
-                        pass  # another file system, a missing file: write it
-                with open(root + rel, "wb") as handle:
-                    handle.write(content)
-
-        in_threads(write, len(batch))
-        del batch
-    if entries is not None:
-        entries.update(
-            zip(
-                names.tolist(),
-                ({"size": s, "sha256": h} for s, h in zip(sizes.tolist(), digests.tolist(), strict=True)),
-                strict=True,
+    def finish(entries: dict[str, dict[str, object]] | None, linked: list[str] | None) -> list[str]:
+        encode_and_write(candidates[~done[candidates]])  # links that failed (another file system): written
+        if entries is not None:
+            entries.update(
+                zip(
+                    names.tolist(),
+                    ({"size": s, "sha256": h} for s, h in zip(sizes.tolist(), digests.tolist(), strict=True)),
+                    strict=True,
+                )
             )
-        )
-    if linked is not None:
-        linked += names[done].tolist()
-    # one row per document (one dataset each), in document order
-    ids = table.column("ID").take(pa.array(first)).to_numpy(zero_copy_only=False)
-    if before_links is not None and done.all() and _same_index(before, ids, names, sizes, digests):
-        if before_links.schema.equals(table.schema) and before_links.equals(table):
+        if linked is not None:
+            linked += names[done].tolist()
+        written = sorted([*names.tolist(), DATALINK_INDEX, LINKS_TABLE])
+        # one row per document (one dataset each), in document order
+        ids = table.column("ID").take(pa.array(first)).to_numpy(zero_copy_only=False)
+        if same_links and done.all() and _same_index(before, ids, names, sizes, digests):
             # every document and its link rows as the previous snapshot (same code) had them: so are the
             # index and the link table, byte for byte; linked like the documents, not written again
             for rel in (DATALINK_INDEX, LINKS_TABLE):
                 link_or_copy(Path(previous) / rel, stage / rel)
-            return sorted([*names.tolist(), DATALINK_INDEX, LINKS_TABLE])
-    del before_links
-    index = pd.DataFrame({"obs_publisher_did": ids, "document": names, "size": sizes, "sha256": digests})
-    (stage / DATALINK_INDEX).write_text(index.to_csv(index=False, lineterminator="\n"), encoding="utf-8")
-    write_parquet(table, LINK_ROWS, stage / LINKS_TABLE)
-    return sorted([*names.tolist(), DATALINK_INDEX, LINKS_TABLE])
+            return written
+        index = pd.DataFrame({"obs_publisher_did": ids, "document": names, "size": sizes, "sha256": digests})
+        (stage / DATALINK_INDEX).write_text(index.to_csv(index=False, lineterminator="\n"), encoding="utf-8")
+        write_parquet(table, LINK_ROWS, stage / LINKS_TABLE)
+        return written
+
+    if not len(candidates):
+        return PendingDataLinks(None, finish)
+    return PendingDataLinks(_BACKGROUND.submit(link_unchanged), finish)
+
+
+#: The thread that makes a snapshot's hard links while the caller goes on (:class:`PendingDataLinks`).
+_BACKGROUND = ThreadPoolExecutor(1, thread_name_prefix="voharvest-datalink-links")
 
 
 def _same_index(

@@ -55,10 +55,11 @@ from models.columns import TableSpec
 from models.datalink import (
     DATALINK_DIR,
     DATALINK_INDEX,
+    PendingDataLinks,
     datalink_access,
     read_document_index,
     snapshot_url,
-    write_snapshot_datalinks,
+    start_snapshot_datalinks,
 )
 from models.datalink import manifest_entry as datalink_manifest_entry
 from models.durable import (
@@ -983,6 +984,7 @@ def stage_snapshot(
         The stage; the caller publishes it with :func:`publish_snapshot` or discards it.
     """
     stage = new_staging(output_root, date)
+    pending_links: PendingDataLinks | None = None
     try:
         raw = raw_export(stage / "raw")
         sources = {
@@ -997,13 +999,13 @@ def stage_snapshot(
         if previous_manifest is None:
             previous = None
         reused: list[str] = []
-        links = write_snapshot_datalinks(
+        # unchanged documents are linked in the background while the tables are written (waited for below)
+        pending_links = start_snapshot_datalinks(
             stage,
             tables["obscore"],
             tables["obscore_hea"],
             base_url,
             previous=previous,
-            linked=reused,
             reuse_documents=written_by_this_code(previous_manifest),
         )
         tables = {**tables, "obscore": datalink_access(tables["obscore"], base_url)}
@@ -1045,6 +1047,7 @@ def stage_snapshot(
         reused += list(moc_result.reused)
         tap = write_tap_kit(stage, [SNAPSHOT_TABLES[n] for n in entries])
         visibility_files, visibility = write_snapshot_visibility(stage, provenance["as_of_mjd"], visibility_days)
+        links = pending_links.wait(linked=reused)
         document = {
             "snapshot": date.isoformat(),
             "as_of_mjd": provenance["as_of_mjd"],
@@ -1074,6 +1077,8 @@ def stage_snapshot(
         write_manifest(stage, document, known=files)  # hashes only the landing page
         _REUSED[str(stage)] = frozenset(reused)
     except BaseException:
+        if pending_links is not None:
+            pending_links.cancel()  # no link made into the stage while it is removed
         discard(stage)
         raise
     return stage

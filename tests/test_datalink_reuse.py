@@ -243,3 +243,54 @@ def test_a_day_without_changes_links_the_index_and_link_table_too(
         b"moved/events.fits.gz"
         in pq.read_table(third / LINKS_TABLE).column("access_url").to_pylist().__repr__().encode()
     )
+
+
+def test_links_made_in_the_background_fall_back_to_writing_when_a_link_fails(
+    tmp_path: Path, frames: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    """A link the background thread cannot make (previous file gone) is encoded and written by ``wait``."""
+    obscore, hea = frames
+    first, _ = _published(tmp_path, obscore, hea)
+    lost = sorted(_documents(first))[3]
+    content = (first / lost).read_bytes()
+    (first / lost).unlink()  # the previous snapshot damaged after publication: nothing to link to
+    second = _stage(tmp_path, "second")
+    pending = datalink.start_snapshot_datalinks(second, obscore, hea, None, previous=first, reuse_documents=True)
+    linked: list[str] = []
+    written = pending.wait(linked=linked)
+    assert pending.wait() == written  # waiting again returns the same files, nothing redone
+    assert lost in written and lost not in linked and (second / lost).read_bytes() == content
+    assert sorted(linked) == sorted(set(_documents(first)))  # all the others are the previous files
+    index = pd.read_csv(second / DATALINK_INDEX)
+    row = index[index["document"] == lost].iloc[0]
+    assert (int(row["size"]), row["sha256"]) == (len(content), hashlib.sha256(content).hexdigest())
+    rebuilt = _stage(tmp_path, "rebuilt")
+    write_snapshot_datalinks(rebuilt, obscore, hea, None)
+    assert _documents(second) == _documents(rebuilt)
+    assert (second / DATALINK_INDEX).read_bytes() == (rebuilt / DATALINK_INDEX).read_bytes()
+
+
+def test_a_failed_publication_waits_for_the_background_links_before_removing_the_stage(
+    tmp_path: Path, frames: tuple[pd.DataFrame, pd.DataFrame], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """stage_snapshot's error path: ``cancel`` lets the links end, so no link lands in a removed stage."""
+    import threading
+
+    obscore, hea = frames
+    first, _ = _published(tmp_path, obscore, hea)
+    release = threading.Event()
+    real_link_many = durable.link_many
+
+    def slow_link_many(*args: object, **kwargs: object) -> object:
+        release.wait(timeout=30)  # the links are still running when the caller fails
+        return real_link_many(*args, **kwargs)
+
+    monkeypatch.setattr(datalink, "link_many", slow_link_many)
+    second = _stage(tmp_path, "second")
+    pending = datalink.start_snapshot_datalinks(second, obscore, hea, None, previous=first, reuse_documents=True)
+    assert not _documents(second)  # nothing changed: every document waits for its link
+    threading.Timer(0.2, release.set).start()
+    pending.cancel()  # returns only once the links have ended
+    assert release.is_set() and sorted(_documents(second)) == sorted(_documents(first))
+    shutil.rmtree(second)  # what discard does next: nothing is created in it afterwards
+    assert not second.exists()
