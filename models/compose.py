@@ -16,11 +16,23 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from models.arrow import empty_frame
+from models.arrow import empty_frame, text_array
 from models.columns import TableSpec
 from models.hea import XRAY_ARCHIVES, xray_performed_to_obscore
-from models.history import SOURCE_COLUMN, reconcile, sort_order, sorted_by, take_rows
-from models.identifiers import publisher_did
+from models.history import (
+    SOURCE_COLUMN,
+    _ascending,
+    _lower_bounds,
+    _match_positions,
+    _order_keys,
+    _strictly_ascending,
+    reconcile,
+    sort_order,
+    sorted_by,
+    take_few,
+    take_from,
+)
+from models.identifiers import authority, publisher_did
 from models.tables import OBSCORE, OBSCORE_HEA, OBSCORE_RADIO
 
 #: ObsCore tables and their sort keys.
@@ -66,6 +78,9 @@ def carry_over(previous: Mapping[str, pd.DataFrame], collections: list[str]) -> 
         out[name] = ext[ext[_DID].isin(dids)].reset_index(drop=True)
     return out
 
+
+#: :func:`_merged_order` merges when the rows besides the large frame's are at most this fraction of them.
+_MERGE_FRACTION = 1 / 16
 
 #: A part of an ObsCore table before it is assembled: a frame and the positions of its rows taken (``None``: all).
 _Piece = tuple[pd.DataFrame, "np.ndarray | None"]
@@ -121,33 +136,124 @@ def _xray_pieces(
     if not old.any():
         return {name: [(frame, None)] for name, frame in xray_performed_to_obscore(obsplan).items()}
     rows = np.flatnonzero(old)  # only the three columns the identifier needs are taken, not the whole rows
-    collection = obsplan["obs_collection"].iloc[rows]
-    collection = collection.where(collection.notna(), obsplan["facility_name"].iloc[rows]).astype(object)
-    dids = pa.array(
-        publisher_did(collection, obsplan["obs_id"].iloc[rows].astype(str)), type=pa.string(), from_pandas=True
-    )
-    unique = len(pc.unique(dids)) == len(dids)
+    dids = _old_dids(obsplan, rows)
+    ascending = _ascending(dids)  # in key order, as the previous tables are written: distinct
+    unique = ascending or len(pc.unique(dids)) == len(dids)
     kept: dict[str, _Piece] = {}
     for name in ("obscore", "obscore_hea"):
         frame = previous[name]
         present = pa.array(frame[_DID], type=pa.string(), from_pandas=True)
-        mask = np.asarray(pc.is_in(present, value_set=dids).to_numpy(zero_copy_only=False), dtype=bool)
-        if int(mask.sum()) != len(dids) or not unique:
+        if ascending and _ascending(present):  # both in order: walked along, not hashed
+            at = _match_positions(dids, present, sorted_values=True)
+            missing = bool((at < 0).any())
+            taken = None if len(at) == len(present) else at  # ascending: the previous rows with these identifiers
+        else:
+            mask = np.asarray(pc.is_in(present, value_set=dids).to_numpy(zero_copy_only=False), dtype=bool)
+            missing = int(mask.sum()) != len(dids)
+            taken = None if mask.all() else np.flatnonzero(mask)
+        if missing or not unique:
             return {n: [(f, None)] for n, f in xray_performed_to_obscore(obsplan).items()}  # not all there: build all
-        kept[name] = (frame, None if mask.all() else np.flatnonzero(mask))  # every previous row kept: no copy
+        kept[name] = (frame, taken)  # every previous row kept: no copy
     # what xray_performed_to_obscore would select among the other rows: performed X-ray rows new today
-    built = xray_performed_to_obscore(obsplan.loc[performed & xray & ~old])
+    built = xray_performed_to_obscore(take_few(obsplan, np.flatnonzero(performed & xray & ~old)))
     return {name: [(built[name], None), kept[name]] for name in kept}
+
+
+def _old_dids(obsplan: pd.DataFrame, rows: np.ndarray) -> pa.Array:
+    """``obs_publisher_did`` of the obsplan rows ``rows`` (one Arrow string array), as the X-ray rows name them.
+
+    The identifier of :func:`models.identifiers.publisher_did` (collection, or the facility where it is
+    NULL), joined by Arrow's kernels when the three columns are text: no Python string per row.
+    Other columns go through :func:`~models.identifiers.publisher_did`.
+    """
+    take = pa.array(rows, type=pa.int64())
+    obs_id = text_array(obsplan["obs_id"])
+    collection = text_array(obsplan["obs_collection"], nulls=True)
+    facility = text_array(obsplan["facility_name"], nulls=True)
+    if obs_id is None or collection is None or facility is None:
+        collection = obsplan["obs_collection"].iloc[rows]
+        collection = collection.where(collection.notna(), obsplan["facility_name"].iloc[rows]).astype(object)
+        ids = obsplan["obs_id"].iloc[rows].astype(str)
+        return pa.array(publisher_did(collection, ids), type=pa.string(), from_pandas=True)
+    base = pa.scalar(f"ivo://{authority()}/", pa.large_string())
+    collection = pc.coalesce(collection.take(take), facility.take(take))
+    sep = pa.scalar("", pa.large_string())
+    did = pc.binary_join_element_wise(base, collection, pa.scalar("?", pa.large_string()), obs_id.take(take), sep)
+    return did.cast(pa.string())
+
+
+def _merged_order(frames: list[pd.DataFrame], rows: list[np.ndarray | None], by: list[str]) -> np.ndarray | None:
+    """:func:`models.history.sort_order` of the rows taken (``rows`` of each of ``frames``, united), by merging.
+
+    A table is mostly one large frame already in key order (the previous snapshot's rows kept) and a
+    few other rows (built today, harvested, carried over). When that frame's keys are strictly
+    ascending (checked), only the few rows are sorted, and each is placed by binary search: before
+    the large frame's rows of an equal key when its frame comes first in the union, after them
+    otherwise (the stable sort's tie order). ``None`` when this does not apply (then sort).
+
+    Parameters
+    ----------
+    frames
+        The pieces' frames, in union order.
+    rows
+        The positions taken in each (``None``: all), ascending.
+    by
+        Key columns, present in every frame.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        Positions into the rows taken (concatenated in union order), in key order.
+    """
+    counts = [len(f) if r is None else len(r) for f, r in zip(frames, rows, strict=True)]
+    big = int(np.argmax(counts))
+    n_big, n = counts[big], sum(counts)
+    n_small = n - n_big
+    if n_big < 2 or n_small > n_big * _MERGE_FRACTION:
+        return None
+    big_rows = rows[big]
+    if big_rows is not None and (len(big_rows) > 1 and not bool(np.all(np.diff(big_rows) > 0))):
+        return None
+    big_keys = _order_keys(frames[big], by)
+    if big_keys is None or not _strictly_ascending(big_keys):
+        return None
+    offsets = np.cumsum([0, *counts])
+    if not n_small:
+        return np.arange(n, dtype=np.int64)
+    small = [i for i in range(len(frames)) if i != big and counts[i]]
+    keys = pd.concat(
+        [frames[i][by] if rows[i] is None else frames[i][by].iloc[rows[i]] for i in small], ignore_index=True
+    )
+    source = np.concatenate([np.arange(offsets[i], offsets[i + 1], dtype=np.int64) for i in small])
+    after = np.concatenate([np.full(counts[i], i > big) for i in small])
+    own = sort_order(keys, by)
+    if own is not None:
+        keys, source, after = keys.take(own).reset_index(drop=True), source[own], after[own]
+    small_keys = _order_keys(keys, by)
+    if small_keys is None or [k.type for k in small_keys] != [k.type for k in big_keys]:
+        return None
+    bounds, found = _lower_bounds(big_keys, small_keys)
+    bounds = bounds + (after & found)  # a row after the large frame in the union goes after its equal key
+    if big_rows is not None:
+        bounds = np.searchsorted(big_rows, bounds, side="left")  # among the rows taken
+    if len(bounds) > 1 and bool(np.any(np.diff(bounds) < 0)):
+        return None
+    order = np.empty(n, dtype=np.int64)
+    order[bounds + np.arange(n_small, dtype=np.int64)] = source
+    at = np.arange(n_big, dtype=np.int64)
+    order[at + np.searchsorted(bounds, at, side="right")] = offsets[big] + at
+    return order
 
 
 def _assemble(pieces: list[_Piece], name: str, spec: TableSpec) -> pd.DataFrame:
     """``_order(_union([the rows of each piece]), name)`` with one take instead of a copy per step.
 
-    The pieces are concatenated as they are (text columns are Arrow chunks: no copy), the key columns
-    of the rows taken are sorted, and the table is taken once in that order
-    (:func:`models.history.take_rows`: by slices, the previous rows being runs in their published
-    order): at a million rows the previous snapshot's X-ray ObsCore rows are no longer filtered, united
-    and then gathered again.
+    The order of the rows taken is found without uniting the pieces: the few rows besides the previous
+    snapshot's (already in key order) are merged among them (:func:`_merged_order`; otherwise the key
+    columns alone are united and sorted), and the table is taken once in that order from the pieces
+    themselves (:func:`models.history.take_from`: by slices, the previous rows being runs in their
+    published order). At a million rows the previous snapshot's X-ray ObsCore rows are neither united
+    with today's nor sorted again: they are copied once, into the table.
 
     Parameters
     ----------
@@ -167,20 +273,25 @@ def _assemble(pieces: list[_Piece], name: str, spec: TableSpec) -> pd.DataFrame:
     pieces = [(f, rows) for f, rows in pieces if len(f) and (rows is None or len(rows))]
     if not pieces:
         return empty_frame(spec)
-    union = _union([f for f, _ in pieces], [_DID])
-    starts = np.cumsum([0] + [len(f) for f, _ in pieces])
+    frames = [f for f, _ in pieces]
+    starts = np.cumsum([0] + [len(f) for f in frames])
     taken = [
         np.arange(start, start + len(f), dtype=np.int64) if rows is None else start + np.asarray(rows, dtype=np.int64)
         for (f, rows), start in zip(pieces, starts, strict=False)
     ]
     positions = np.concatenate(taken)
-    by = _sort_keys(name, union.columns)
+    present = [c for f in frames for c in _sort_keys(name, f.columns)]
+    by = _sort_keys(name, present)
     if by and len(positions) > 1:
-        keys = union[by] if len(positions) == len(union) else union[by].take(positions).reset_index(drop=True)
-        order = sort_order(keys, by)  # the same keys in the same order as the frame _order sorts
+        order = None
+        if all(c in f.columns for f in frames for c in by):  # no key missing from a piece (NULL in the union)
+            order = _merged_order(frames, [rows for _, rows in pieces], by)
+        if order is None:  # the same keys in the same order as the frame _order sorts
+            keys = take_from([f[[c for c in by if c in f.columns]] for f in frames], positions)[by]
+            order = sort_order(keys, by)
         if order is not None:
             positions = positions[order]
-    return take_rows(union, positions)  # the previous snapshot's rows in runs: sliced, not gathered
+    return take_from(frames, positions)  # every piece sliced once: the previous rows in runs, no union first
 
 
 def compose(

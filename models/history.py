@@ -34,7 +34,8 @@ Rules (keyed by ``(obs_collection, obs_id)``; a NULL collection counts as the em
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
+from copy import deepcopy
 from typing import NamedTuple
 
 import numpy as np
@@ -100,10 +101,15 @@ def _text(values: pd.Series) -> pa.Array:
     return arr.cast(pa.large_string())
 
 
-def _arrow_key(frame: pd.DataFrame) -> pa.Array:
-    """The values of :func:`_key` as one Arrow array (collection, unit separator, obs_id), by Arrow kernels."""
-    collection = pc.fill_null(_text(frame["obs_collection"]), pa.scalar("", pa.large_string()))
-    return pc.binary_join_element_wise(collection, _text(frame["obs_id"]), pa.scalar("\x1f", pa.large_string()))
+def _arrow_key(frame: pd.DataFrame, text: list[pa.Array] | None = None) -> pa.Array:
+    """The values of :func:`_key` as one Arrow array (collection, unit separator, obs_id), by Arrow kernels.
+
+    ``text``: the two key columns already read by :func:`_text` (or :func:`_order_keys`, the same arrays
+    for text columns), not read again.
+    """
+    collection, obs_id = text if text is not None else (_text(frame["obs_collection"]), _text(frame["obs_id"]))
+    collection = pc.fill_null(collection, pa.scalar("", pa.large_string()))
+    return pc.binary_join_element_wise(collection, obs_id, pa.scalar("\x1f", pa.large_string()))
 
 
 def _require_unique_arrow(keys: pa.Array, frame: pd.DataFrame, what: str) -> None:
@@ -118,6 +124,90 @@ def _positions(keys: pa.Array, value_set: pa.Array) -> np.ndarray:
     """Position in ``value_set`` (unique keys) of each key, -1 where absent."""
     found = pc.index_in(keys, value_set=value_set)
     return np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _ascending(keys: pa.Array) -> bool:
+    """Whether ``keys`` (no NULL) are strictly ascending: sorted without a repeat."""
+    n = len(keys)
+    return not keys.null_count and (n < 2 or pc.all(pc.less(keys.slice(0, n - 1), keys.slice(1))).as_py())
+
+
+def _bisect(values: pa.Array, key: str, lo: int) -> int:
+    """How many of ``values`` (strictly ascending, no NULL) are below ``key``, searched from ``lo`` on.
+
+    Python compares ``str`` by code point, as Arrow compares UTF-8 bytes.
+    """
+    hi = len(values)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if values[mid].as_py() < key:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+def _match_positions(keys: pa.Array, value_set: pa.Array, *, sorted_values: bool) -> np.ndarray:
+    """:func:`_positions` of ``keys`` in ``value_set``, walking both in order instead of hashing.
+
+    With ``value_set`` strictly ascending (``sorted_values``; text, no NULL), each ascending run of
+    ``keys`` (a day's rows: each source's rows in key order) is matched by comparing it with the values
+    from its first key's place on, in windows that double while they agree; where they part, the key is
+    new (below the value) or values are skipped (a binary search). A day's few new or absent keys cost
+    a few comparisons each, not a hash table of the history. Many runs or partings hash the rest.
+    """
+    n = len(keys)
+    text = (pa.types.is_large_string(keys.type) or pa.types.is_string(keys.type)) and keys.type == value_set.type
+    if not sorted_values or not text or not n or not len(value_set) or keys.null_count or value_set.null_count:
+        return _positions(keys, value_set)
+    up = _bools(pc.less(keys.slice(0, n - 1), keys.slice(1))) if n > 1 else np.ones(0, dtype=bool)
+    cut = np.flatnonzero(~up) + 1
+    if len(cut) + 1 > _MAX_RUNS:
+        return _positions(keys, value_set)
+    m = len(value_set)
+    out = np.empty(n, dtype=np.int64)
+    partings = 0
+    for a, b in zip(np.r_[0, cut].tolist(), np.r_[cut, n].tolist(), strict=True):
+        i, j, width = a, _bisect(value_set, keys[a].as_py(), 0), _WINDOW
+        while i < b:  # every value before j is below keys[i]
+            if partings > _MAX_RUNS:  # many new or absent keys: hash the rest of the run against its range
+                stop = _bisect(value_set, keys[b - 1].as_py(), j)
+                stop += stop < m and value_set[stop].as_py() == keys[b - 1].as_py()
+                at = _positions(keys.slice(i, b - i), value_set.slice(j, stop - j))
+                out[i:b] = np.where(at >= 0, at + j, -1)
+                break
+            size = min(width, b - i, m - j)
+            if size == 0:  # past the last value: the rest of the run is new
+                out[i:b] = -1
+                break
+            same = _bools(pc.equal(keys.slice(i, size), value_set.slice(j, size)))
+            k = int(np.argmin(same)) if not same.all() else size
+            out[i : i + k] = np.arange(j, j + k, dtype=np.int64)
+            i, j = i + k, j + k
+            if k == size:
+                width *= 2
+                continue
+            partings += 1
+            width = _WINDOW
+            key = keys[i].as_py()
+            if key > value_set[j].as_py():  # values absent from the run: skip to the key's place
+                j = _bisect(value_set, key, j)
+                if j < m and value_set[j].as_py() == key:
+                    continue
+            out[i] = -1  # below the next value: a new key
+            i += 1
+    return out
+
+
+def _runs(a_rows: np.ndarray, b_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Runs of rows consecutive on both sides: ``(a_starts, b_starts, lengths)``, ``None`` when there are many."""
+    if not len(a_rows):
+        return None
+    cut = np.flatnonzero((np.diff(a_rows) != 1) | (np.diff(b_rows) != 1)) + 1
+    if len(cut) + 1 > _MAX_RUNS:
+        return None
+    starts = np.r_[0, cut]
+    return a_rows[starts], b_rows[starts], np.diff(np.r_[starts, len(a_rows)])
 
 
 def sort_order(frame: pd.DataFrame, by: list[str]) -> np.ndarray | None:
@@ -162,6 +252,8 @@ def sorted_by(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
 
 #: Above this many runs of consecutive rows, :func:`take_rows` gathers row by row (``DataFrame.take``).
 _MAX_RUNS = 256
+#: First window of keys :func:`_match_positions` compares at once (doubled while they agree).
+_WINDOW = 256
 
 
 def take_rows(frame: pd.DataFrame, positions: np.ndarray) -> pd.DataFrame:
@@ -199,6 +291,130 @@ def take_rows(frame: pd.DataFrame, positions: np.ndarray) -> pd.DataFrame:
         return frame.reset_index(drop=True)
     pieces = [frame.iloc[positions[a] : positions[a] + (b - a)] for a, b in zip(starts, stops, strict=True)]
     return pd.concat(pieces, ignore_index=True) if len(pieces) > 1 else pieces[0].reset_index(drop=True)
+
+
+#: Above this many pieces, :func:`take_few` lets Arrow join the chunks and gather (``DataFrame.take``).
+_MAX_PIECES = 64
+#: :func:`take_few` takes by pieces up to this fraction of the frame's rows (more: the gather).
+_FEW_FRACTION = 1 / 4
+
+
+def _chunk_edges(frame: pd.DataFrame) -> np.ndarray | None:
+    """Row positions where a chunk of an Arrow-backed column of ``frame`` starts (and its length), or ``None``.
+
+    ``None`` when every column is in one piece (numpy, or one Arrow chunk).
+    """
+    edges = []
+    for i in range(frame.shape[1]):
+        values = frame.iloc[:, i].array
+        if isinstance(values, pd.arrays.ArrowExtensionArray):
+            chunks = values.__arrow_array__()
+            if isinstance(chunks, pa.ChunkedArray) and chunks.num_chunks > 1:
+                edges.append(np.cumsum([0] + [len(c) for c in chunks.chunks]))
+    return np.unique(np.concatenate(edges)) if edges else None
+
+
+def take_few(frame: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
+    """``frame.iloc[rows]`` (same values, dtypes, index and attrs) for a few rows of a large frame.
+
+    Arrow gathers from a column of several chunks (a history read from Parquet row groups, a frame
+    sliced and united) by joining the chunks first: taking a hundred rows, or none, copied every text
+    column of the million-row frame. Here the rows are taken from the frame's slices within which every
+    column is one chunk, the pieces are united and put back in the order asked. Many pieces (rows spread
+    over many chunks) take the gather.
+
+    Parameters
+    ----------
+    frame
+        The frame.
+    rows
+        Row positions (any order; repeats allowed).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``frame.iloc[rows]``.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    edges = _chunk_edges(frame) if len(rows) < len(frame) * _FEW_FRACTION else None
+    if edges is None:
+        return frame.iloc[rows]
+    if not len(rows):
+        out = frame.iloc[:0]
+    else:
+        if rows.min() < 0 or rows.max() >= len(frame):
+            return frame.iloc[rows]  # raises as iloc does
+        piece = np.searchsorted(edges, rows, side="right") - 1
+        order = np.argsort(piece, kind="stable")
+        grouped, at = rows[order], piece[order]
+        firsts = np.flatnonzero(np.r_[True, at[1:] != at[:-1]])
+        if len(firsts) > _MAX_PIECES:
+            return frame.iloc[rows]
+        pieces = []
+        for a, b in zip(firsts, np.r_[firsts[1:], len(grouped)], strict=True):
+            start, stop = edges[at[a]], edges[at[a] + 1]
+            pieces.append(frame.iloc[start:stop].take(grouped[a:b] - start))  # one chunk per column: no join
+        out = pd.concat(pieces) if len(pieces) > 1 else pieces[0]
+        if len(pieces) > 1 and not np.array_equal(order, np.arange(len(rows))):
+            back = np.empty(len(rows), dtype=np.int64)
+            back[order] = np.arange(len(rows), dtype=np.int64)
+            out = out.take(back)  # a few rows: their chunks joined cheaply
+    out = out.copy(deep=False)
+    out.index = frame.index.take(rows)
+    return out
+
+
+def take_from(frames: Sequence[pd.DataFrame], positions: np.ndarray) -> pd.DataFrame:
+    """``take_rows(pd.concat(frames, ignore_index=True, sort=False), positions)`` without the concatenation.
+
+    A day's table is a large frame (the previous rows) with a few rows of small frames inserted: united
+    first, the large frame's rows would be copied once into the union and once more into the result.
+    Here the positions (into the frames one after the other) are cut into runs of consecutive rows of
+    one frame, and those slices are concatenated once. The columns, their order and dtypes are the
+    union's: frames that differ in columns or dtypes each lead with a zero-row slice, so that pandas
+    resolves every column from the same dtypes (and missing columns) as for the union; ``attrs`` are
+    the union's. Many runs take the union and its gather.
+
+    Parameters
+    ----------
+    frames
+        The frames, in union order (at least one).
+    positions
+        Row positions into their concatenation, in the order wanted.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows, on a fresh ``RangeIndex``.
+    """
+    frames = list(frames)
+    if len(frames) == 1:
+        return take_rows(frames[0], positions)
+    positions = np.asarray(positions, dtype=np.int64)
+    starts = np.cumsum([0] + [len(f) for f in frames])
+    n = len(positions)
+    which = np.searchsorted(starts, positions, side="right") - 1
+    cut = np.flatnonzero((np.diff(positions) != 1) | (np.diff(which) != 0)) + 1
+    if len(cut) + 1 > _MAX_RUNS or (n and (positions.min() < 0 or positions.max() >= starts[-1])):
+        return take_rows(pd.concat(frames, ignore_index=True, sort=False), positions)
+    first = frames[0]
+    uniform = all(f.columns.equals(first.columns) and f.dtypes.equals(first.dtypes) for f in frames[1:])
+    pieces = [] if uniform else [f.iloc[:0] for f in frames]
+    if n:
+        for a, b in zip(np.r_[0, cut], np.r_[cut, n], strict=True):
+            at = positions[a] - starts[which[a]]
+            pieces.append(frames[which[a]].iloc[at : at + (b - a)])
+    if not pieces:
+        out = first.iloc[:0].reset_index(drop=True)
+    elif len(pieces) == 1:
+        out = pieces[0].reset_index(drop=True)
+    else:
+        out = pd.concat(pieces, ignore_index=True, sort=False)
+    attrs = first.attrs  # pandas keeps attrs through a concatenation when all inputs have the same ones
+    same = bool(attrs) and all(f.attrs == attrs for f in frames[1:])
+    if out.attrs != (attrs if same else {}):
+        out.attrs = deepcopy(attrs) if same else {}
+    return out
 
 
 # -- ordering without sorting: a few rows merged into a frame already in key order ---------------------
@@ -280,7 +496,10 @@ def _lower_bounds(big: list[pa.Array], small: list[pa.Array]) -> tuple[np.ndarra
 
 
 def _history_order(
-    hist: pd.DataFrame, added: pd.DataFrame, versions: list[tuple[pd.DataFrame, np.ndarray]]
+    hist: pd.DataFrame,
+    added: pd.DataFrame,
+    versions: list[tuple[pd.DataFrame, np.ndarray]],
+    keys: list[pa.Array] | None = None,
 ) -> np.ndarray | None:
     """:func:`sort_order` of ``_concat([hist, added, *versions])`` by (key, ``x_version``), without sorting.
 
@@ -292,6 +511,8 @@ def _history_order(
     not hold, ``None`` and the caller sorts. The positions are then the sort's: all keys differ, so the
     stable sort has exactly one result.
 
+    ``keys``: ``_order_keys(hist, [*KEY, "x_version"])`` when the caller has it already.
+
     Returns
     -------
     numpy.ndarray or None
@@ -299,7 +520,7 @@ def _history_order(
     """
     n = len(hist)
     by = [*KEY, "x_version"]
-    keys = _order_keys(hist, by)
+    keys = _order_keys(hist, by) if keys is None else keys
     if keys is None or keys[2].null_count or not _strictly_ascending(keys[:2]):
         return None
     n_added = len(added)
@@ -352,7 +573,21 @@ def _comparable(values: pd.Series, column: Column) -> np.ndarray:
     """Values as compared between versions: floats rounded, text as objects with None for NULL."""
     if column.is_string:
         return values.astype(object).where(values.notna(), None).to_numpy()
-    x = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    return _rounded(_numbers(values), column)
+
+
+def _numbers(values: pd.Series) -> np.ndarray:
+    """A column as float64 (NaN where missing or not a number), before :func:`_rounded`; read-only.
+
+    A float64 column is returned as it is (a view: no copy).
+    """
+    if values.dtype == np.float64:
+        return values.to_numpy()
+    return pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+
+
+def _rounded(x: np.ndarray, column: Column) -> np.ndarray:
+    """Numbers as compared between versions (:func:`_comparable`): rounded to the column's precision."""
     if column.datatype in ("int", "long"):
         return x
     quantum = _QUANTUM_BY_UNIT.get(column.unit)
@@ -374,13 +609,20 @@ def _differs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _column_differs(
-    a: pd.Series, b: pd.Series, column: Column, a_rows: np.ndarray | None = None, b_rows: np.ndarray | None = None
+    a: pd.Series,
+    b: pd.Series,
+    column: Column,
+    a_rows: np.ndarray | None = None,
+    b_rows: np.ndarray | None = None,
+    runs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Element-wise "content differs" of ``a[a_rows]`` and ``b[b_rows]`` (see :func:`_comparable`), NULL equal to NULL.
 
     Text is compared by Arrow's kernels on the columns' own buffers (no Python object per value: a
     million-row comparison of ten text columns is the bulk of a day's reconciliation otherwise); only
     the rows compared are taken, and a side whose rows are all of it in order (``None``) is not copied.
+    ``runs`` (:func:`_runs` of the two row lists) compares slices instead of taking rows. Numbers equal
+    before rounding are equal after it: only the others are rounded.
     """
     if column.is_string:
         try:
@@ -389,13 +631,41 @@ def _column_differs(
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             x = y = None
         if x is not None and y is not None:
-            x = x if a_rows is None else x.take(pa.array(a_rows))
-            y = y if b_rows is None else y.take(pa.array(b_rows))
-            same = pc.or_kleene(pc.equal(x, y), pc.and_(x.is_null(), y.is_null())).fill_null(False)
-            return ~np.asarray(same.to_numpy(zero_copy_only=False), dtype=bool)
-    x = _comparable(a, column)
-    y = _comparable(b, column)
-    return _differs(x if a_rows is None else x[a_rows], y if b_rows is None else y[b_rows])
+            if runs is not None:
+                pairs = [(x.slice(i, k), y.slice(j, k)) for i, j, k in zip(*runs, strict=True)]
+            else:
+                pairs = [
+                    (
+                        x if a_rows is None else x.take(pa.array(a_rows)),
+                        y if b_rows is None else y.take(pa.array(b_rows)),
+                    )
+                ]
+            same = [pc.or_kleene(pc.equal(u, v), pc.and_(u.is_null(), v.is_null())).fill_null(False) for u, v in pairs]
+            return ~np.concatenate([_bools(t) for t in same]) if len(same) > 1 else ~_bools(same[0])
+        x, y = _comparable(a, column), _comparable(b, column)
+        return _differs(x if a_rows is None else x[a_rows], y if b_rows is None else y[b_rows])
+    x, y = _numbers(a), _numbers(b)
+    if runs is None:
+        x = x if a_rows is None else x[a_rows]
+        y = y if b_rows is None else y[b_rows]
+        out = _unequal(x, y)
+        rows = np.flatnonzero(out)
+        x_at, y_at = rows, rows
+    else:  # the runs compared in place (views), and only the rows that differ gathered
+        out = np.concatenate([_unequal(x[i : i + k], y[j : j + k]) for i, j, k in zip(*runs, strict=True)])
+        rows = np.flatnonzero(out)
+        run = np.searchsorted(np.cumsum(runs[2]), rows, side="right")
+        within = rows - (np.cumsum(runs[2]) - runs[2])[run]
+        x_at, y_at = runs[0][run] + within, runs[1][run] + within
+    if len(rows):  # equal numbers round alike: only the others are rounded
+        out[rows] = _differs(_rounded(x[x_at], column), _rounded(y[y_at], column))
+    return out
+
+
+def _unequal(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Element-wise ``x != y`` of float arrays, NaN equal to NaN."""
+    with np.errstate(invalid="ignore"):
+        return ~((x == y) | (np.isnan(x) & np.isnan(y)))
 
 
 def _require_unique(keys: pd.Index, what: str) -> None:
@@ -500,15 +770,21 @@ def reconcile(
     prev_rows = np.flatnonzero(is_current_version)
     # the current versions (all of ``hist`` when only those were given: no copy)
     prev = hist if len(prev_rows) == len(hist) else hist.iloc[prev_rows].reset_index(drop=True)
-    prev_keys = _arrow_key(prev)
-    in_prev = _positions(cur_keys, prev_keys)  # position in prev of each current row, -1 if new
+    # the previous key columns are read once, for the match here and for the history's order below
+    hist_keys = _order_keys(prev, [*KEY, "x_version"]) if prev is hist and len(hist) else None
+    text = hist_keys is not None and all(pa.types.is_large_string(k.type) for k in hist_keys[:2])
+    prev_keys = _arrow_key(prev, hist_keys[:2] if text else None)
+    prev_sorted = _ascending(prev_keys)  # the previous snapshot's rows as written: in key order, unique
+    # position in prev of each current row, -1 if new (a source's rows in key order: runs along prev, no hashing)
+    in_prev = _match_positions(cur_keys, prev_keys, sorted_values=prev_sorted)
     # current keys unique: no two rows found at one previous row, no repeat among the new ones (few)
     found = in_prev[in_prev >= 0]
     repeated = len(found) and int(np.bincount(found, minlength=len(prev)).max()) > 1
     new_keys = cur_keys.filter(pa.array(in_prev < 0))
     if repeated or len(pc.unique(new_keys)) != len(new_keys):
         _require_unique(_key(cur), "current obsplan")
-    _require_unique_arrow(prev_keys, prev, "previous obsplan_history (current versions)")
+    if not prev_sorted:
+        _require_unique_arrow(prev_keys, prev, "previous obsplan_history (current versions)")
     if len(prev) and np.nanmax(prev["t_planning"].to_numpy(dtype="float64")) > as_of_mjd:
         raise HistoryError("previous obsplan_history has t_planning after this as-of time: wrong previous snapshot?")
 
@@ -522,10 +798,11 @@ def reconcile(
     cur_rows = None if len(matched_cur) == len(cur) else matched_cur
     same_order = len(matched_prev) == len(prev) and bool(np.all(matched_prev == np.arange(len(prev))))
     prev_rows_cmp = None if same_order else matched_prev
+    runs = None if same_order and cur_rows is None else _runs(matched_cur, matched_prev)  # slices, not gathers
     masks: dict[str, np.ndarray] = {}
     for name in CONTENT_COLUMNS:
         column = OBSPLAN.column(name)
-        masks[name] = _column_differs(cur[name], prev[name], column, cur_rows, prev_rows_cmp)
+        masks[name] = _column_differs(cur[name], prev[name], column, cur_rows, prev_rows_cmp, runs)
     any_change = np.zeros(len(matched_cur), dtype=bool)
     for mask in masks.values():
         any_change |= mask
@@ -542,7 +819,7 @@ def reconcile(
     expire_absent = absent & stale_mask(prev, as_of_mjd)  # whatever was harvested: time alone decides
 
     # New versions.
-    added = cur.iloc[np.flatnonzero(in_prev < 0)].assign(
+    added = take_few(cur, np.flatnonzero(in_prev < 0)).assign(
         t_planning=as_of_mjd,
         x_version=1,
         x_snapshot=snapshot,
@@ -554,7 +831,7 @@ def reconcile(
     changed_prev = matched_prev[any_change]
     # a present observation whose only news is that it went stale is "expired", not "changed"
     expired_present = cur_stale[changed_cur] & open_status[changed_prev]
-    changed = cur.iloc[changed_cur].assign(
+    changed = take_few(cur, changed_cur).assign(
         t_planning=as_of_mjd,
         x_version=prev["x_version"].to_numpy()[changed_prev].astype("int64") + 1,
         x_snapshot=snapshot,
@@ -565,7 +842,7 @@ def reconcile(
 
     def unscheduled(mask: np.ndarray, kind: str) -> pd.DataFrame:
         """New ``Unscheduled`` versions of the previous rows in ``mask`` (withdrawn or expired)."""
-        return prev.iloc[np.flatnonzero(mask)].assign(
+        return take_few(prev, np.flatnonzero(mask)).assign(
             execution_status=WITHDRAWN_STATUS,
             t_planning=as_of_mjd,
             x_version=lambda f: f["x_version"].astype("int64") + 1,
@@ -585,10 +862,10 @@ def reconcile(
     hist["x_valid_to"] = valid_to
 
     empty_hist = empty_frame(OBSPLAN_HISTORY)
-    union = _concat([hist, added, changed, withdrawn, expired], OBSPLAN_HISTORY.names, empty_hist)
+    parts = [f[OBSPLAN_HISTORY.names] for f in (hist, added, changed, withdrawn, expired) if len(f)]
     # Only the current versions given (the usual day): the new versions are merged into the previous
-    # order instead of sorting a million keys, and obsplan is taken from the same union by positions
-    # (one gather each, no second pass over the history frame).
+    # order instead of sorting a million keys, and history and obsplan are each taken once from the
+    # parts by positions (:func:`take_from`: the previous rows in runs, sliced; never united first).
     order = None
     if len(prev) == len(hist) and len(hist):
         versions = [
@@ -596,26 +873,27 @@ def reconcile(
             (withdrawn, np.flatnonzero(withdraw)),
             (expired, np.flatnonzero(expire_absent)),
         ]
-        order = _history_order(hist, added, versions)
+        order = _history_order(hist, added, versions, hist_keys)
     if order is None:
+        union = pd.concat(parts, ignore_index=True) if parts else empty_hist[OBSPLAN_HISTORY.names].copy()
         history = _sorted(union, ["x_version"])
         obsplan = history.loc[history["x_valid_to"].isna(), OBSPLAN.names].reset_index(drop=True)
     else:
-        history = take_rows(union, order)  # the previous rows in runs: sliced, not gathered
-        closed_rows = np.zeros(len(union), dtype=bool)
-        closed_rows[prev_rows[superseded]] = True  # hist rows (positions 0..n-1 of the union) closed now
-        obsplan = take_rows(union[OBSPLAN.names], order[~closed_rows[order]])
+        history = take_from(parts, order)  # the previous rows in runs: sliced, not gathered
+        closed_rows = np.zeros(len(order), dtype=bool)
+        closed_rows[prev_rows[superseded]] = True  # hist rows (positions 0..n-1 of the parts) closed now
+        obsplan = take_from([f[OBSPLAN.names] for f in parts], order[~closed_rows[order]])
 
     changes = _changelog(
         snapshot,
         added=added,
         changed=changed,
-        changed_prev=prev.iloc[changed_prev],
+        changed_prev=take_few(prev, changed_prev),
         change_masks=changed_masks,
         withdrawn=withdrawn,
-        withdrawn_prev=prev.iloc[np.flatnonzero(withdraw)],
+        withdrawn_prev=take_few(prev, np.flatnonzero(withdraw)),
         expired=expired,
-        expired_prev=prev.iloc[np.flatnonzero(expire_absent)],
+        expired_prev=take_few(prev, np.flatnonzero(expire_absent)),
         expired_changed=expired_present,
     )
     counts = {
