@@ -19,20 +19,19 @@ import pyarrow.compute as pc
 from models.arrow import empty_frame, text_array
 from models.columns import TableSpec
 from models.hea import XRAY_ARCHIVES, xray_performed_to_obscore
-from models.history import (
-    SOURCE_COLUMN,
-    _ascending,
-    _lower_bounds,
-    _match_positions,
-    _order_keys,
-    _strictly_ascending,
-    reconcile,
+from models.history import SOURCE_COLUMN, reconcile
+from models.identifiers import authority, publisher_did
+from models.rows import (
+    is_ascending,
+    lower_bounds,
+    match_positions,
+    order_keys,
     sort_order,
     sorted_by,
+    strictly_ascending,
     take_few,
     take_from,
 )
-from models.identifiers import authority, publisher_did
 from models.tables import OBSCORE, OBSCORE_HEA, OBSCORE_RADIO
 
 #: ObsCore tables and their sort keys.
@@ -137,14 +136,14 @@ def _xray_pieces(
         return {name: [(frame, None)] for name, frame in xray_performed_to_obscore(obsplan).items()}
     rows = np.flatnonzero(old)  # only the three columns the identifier needs are taken, not the whole rows
     dids = _old_dids(obsplan, rows)
-    ascending = _ascending(dids)  # in key order, as the previous tables are written: distinct
+    ascending = is_ascending(dids)  # in key order, as the previous tables are written: distinct
     unique = ascending or len(pc.unique(dids)) == len(dids)
     kept: dict[str, _Piece] = {}
     for name in ("obscore", "obscore_hea"):
         frame = previous[name]
         present = pa.array(frame[_DID], type=pa.string(), from_pandas=True)
-        if ascending and _ascending(present):  # both in order: walked along, not hashed
-            at = _match_positions(dids, present, sorted_values=True)
+        if ascending and is_ascending(present):  # both in order: walked along, not hashed
+            at = match_positions(dids, present, sorted_values=True)
             missing = bool((at < 0).any())
             taken = None if len(at) == len(present) else at  # ascending: the previous rows with these identifiers
         else:
@@ -183,7 +182,7 @@ def _old_dids(obsplan: pd.DataFrame, rows: np.ndarray) -> pa.Array:
 
 
 def _merged_order(frames: list[pd.DataFrame], rows: list[np.ndarray | None], by: list[str]) -> np.ndarray | None:
-    """:func:`models.history.sort_order` of the rows taken (``rows`` of each of ``frames``, united), by merging.
+    """:func:`models.rows.sort_order` of the rows taken (``rows`` of each of ``frames``, united), by merging.
 
     A table is mostly one large frame already in key order (the previous snapshot's rows kept) and a
     few other rows (built today, harvested, carried over). When that frame's keys are strictly
@@ -214,8 +213,8 @@ def _merged_order(frames: list[pd.DataFrame], rows: list[np.ndarray | None], by:
     big_rows = rows[big]
     if big_rows is not None and (len(big_rows) > 1 and not bool(np.all(np.diff(big_rows) > 0))):
         return None
-    big_keys = _order_keys(frames[big], by)
-    if big_keys is None or not _strictly_ascending(big_keys):
+    big_keys = order_keys(frames[big], by)
+    if big_keys is None or not strictly_ascending(big_keys):
         return None
     offsets = np.cumsum([0, *counts])
     if not n_small:
@@ -229,10 +228,10 @@ def _merged_order(frames: list[pd.DataFrame], rows: list[np.ndarray | None], by:
     own = sort_order(keys, by)
     if own is not None:
         keys, source, after = keys.take(own).reset_index(drop=True), source[own], after[own]
-    small_keys = _order_keys(keys, by)
+    small_keys = order_keys(keys, by)
     if small_keys is None or [k.type for k in small_keys] != [k.type for k in big_keys]:
         return None
-    bounds, found = _lower_bounds(big_keys, small_keys)
+    bounds, found = lower_bounds(big_keys, small_keys)
     bounds = bounds + (after & found)  # a row after the large frame in the union goes after its equal key
     if big_rows is not None:
         bounds = np.searchsorted(big_rows, bounds, side="left")  # among the rows taken
@@ -251,7 +250,7 @@ def _assemble(pieces: list[_Piece], name: str, spec: TableSpec) -> pd.DataFrame:
     The order of the rows taken is found without uniting the pieces: the few rows besides the previous
     snapshot's (already in key order) are merged among them (:func:`_merged_order`; otherwise the key
     columns alone are united and sorted), and the table is taken once in that order from the pieces
-    themselves (:func:`models.history.take_from`: by slices, the previous rows being runs in their
+    themselves (:func:`models.rows.take_from`: by slices, the previous rows being runs in their
     published order). At a million rows the previous snapshot's X-ray ObsCore rows are neither united
     with today's nor sorted again: they are copied once, into the table.
 

@@ -42,8 +42,8 @@ import pyarrow.parquet as pq
 
 from models.arrow import arrow_schema, conform, to_frame
 from models.durable import link_or_copy
-from models.history import take_rows
 from models.parquet import write_parquet
+from models.rows import take_rows
 from models.tables.history import OBSPLAN_HISTORY
 
 #: Table name of the history in a snapshot's manifest.

@@ -2,10 +2,10 @@
 
 ``models.compose.compose`` on a daily run takes the previous rows in runs and never unites them first:
 
-* ``models.history.take_from`` takes rows of several frames as the union of the frames would give them;
-* ``models.history.take_few`` takes a few rows of a frame whose text columns have several Arrow chunks
+* ``models.rows.take_from`` takes rows of several frames as the union of the frames would give them;
+* ``models.rows.take_few`` takes a few rows of a frame whose text columns have several Arrow chunks
   without Arrow joining the chunks first;
-* ``models.history._match_positions`` finds today's keys in the previous (sorted) keys by walking both;
+* ``models.history.match_positions`` finds today's keys in the previous (sorted) keys by walking both;
 * ``models.history._column_differs`` compares runs of rows in place and rounds only the numbers that differ;
 * ``models.compose._merged_order`` places the few new ObsCore rows among the previous ones by binary search;
 * ``models.compose._xray_pieces`` finds the previous X-ray rows by walking their sorted identifiers
@@ -33,16 +33,15 @@ from hypothesis import strategies as st
 
 import models.compose as compose_module
 import models.history as history_module
+import models.rows as rows_module
 from models.arrow import conform, to_frame
 from models.columns import Column, TableSpec
 from models.compose import carry_over, compose
-from models.history import (
-    _column_differs,
-    _comparable,
-    _differs,
-    _match_positions,
-    _positions,
-    _runs,
+from models.history import _column_differs, _comparable, _differs
+from models.rows import (
+    consecutive_runs,
+    key_positions,
+    match_positions,
     take_few,
     take_from,
     take_rows,
@@ -88,12 +87,13 @@ def _general_path() -> Iterator[None]:
     """Compose by the general path: unions, gathers, hashes and sorts."""
     order = history_module._history_order
     with pytest.MonkeyPatch.context() as m:
-        for module in (history_module, compose_module):
+        for module in (history_module, compose_module, rows_module):  # where the rows helpers are called
             m.setattr(module, "take_from", _union_take)
             m.setattr(module, "take_few", lambda frame, rows: frame.iloc[rows])
-            m.setattr(module, "_ascending", lambda values: False)
-        m.setattr(history_module, "_match_positions", lambda keys, values, sorted_values: _positions(keys, values))
-        m.setattr(history_module, "_runs", lambda a, b: None)
+            m.setattr(module, "is_ascending", lambda values: False)
+        for module in (history_module, compose_module, rows_module):
+            m.setattr(module, "match_positions", lambda keys, values, sorted_values: key_positions(keys, values))
+        m.setattr(history_module, "consecutive_runs", lambda a, b: None)
         m.setattr(history_module, "_column_differs", _column_differs_reference)
         m.setattr(
             history_module, "_history_order", lambda hist, added, versions, keys=None: order(hist, added, versions)
@@ -197,8 +197,8 @@ def _day(seed: int, sizes: list[int], shuffle: bool, drop_source: bool, chunk: i
 
 def _small_day(m: pytest.MonkeyPatch, window: int) -> None:
     """The thresholds of a million-row day scaled to a few rows, so that the shortcuts are taken."""
-    m.setattr(history_module, "_WINDOW", window)  # short windows: the walk parts and resumes often
-    m.setattr(history_module, "_FEW_FRACTION", 1.0)  # a few rows of a dozen taken by pieces
+    m.setattr(rows_module, "MATCH_WINDOW", window)  # short windows: the walk parts and resumes often
+    m.setattr(rows_module, "FEW_FRACTION", 1.0)  # a few rows of a dozen taken by pieces
     m.setattr(compose_module, "_MERGE_FRACTION", 1.0)  # today's rows merged among as many previous ones
 
 
@@ -235,12 +235,12 @@ def test_a_day_takes_the_shortcuts(monkeypatch: pytest.MonkeyPatch) -> None:
     harvested, history, carried, date, as_of, previous = _day(7, [12, 12, 12, 12], False, False, 5, nulls=False)
     _small_day(monkeypatch, 2)
     merged, walked, gathered = [], [], []
-    real_merge, real_match = compose_module._merged_order, history_module._match_positions
+    real_merge, real_match = compose_module._merged_order, history_module.match_positions
     monkeypatch.setattr(compose_module, "_merged_order", lambda *a: merged.append(real_merge(*a)) or merged[-1])
     monkeypatch.setattr(
-        compose_module, "_match_positions", lambda *a, **k: walked.append(real_match(*a, **k)) or walked[-1]
+        compose_module, "match_positions", lambda *a, **k: walked.append(real_match(*a, **k)) or walked[-1]
     )
-    monkeypatch.setattr(history_module, "_positions", lambda *a: gathered.append(a) or _positions(*a))
+    monkeypatch.setattr(rows_module, "key_positions", lambda *a: gathered.append(a) or key_positions(*a))
     compose(harvested, history, carried, date, as_of, previous_obscore=previous)
     assert merged and all(order is not None for order in merged)  # both X-ray tables merged, not sorted
     assert walked  # the previous X-ray identifiers walked, not hashed
@@ -346,10 +346,10 @@ def test_match_positions_is_the_hash(values: list[str], data: st.DataObject, win
     key_array = pa.array(keys, type=pa.large_string())
     value_array = pa.array(values, type=pa.large_string())
     with pytest.MonkeyPatch.context() as m:
-        m.setattr(history_module, "_WINDOW", window)  # short windows: many partings
-        m.setattr(history_module, "_MAX_RUNS", max_runs)  # few allowed: the hash of the rest
-        got = _match_positions(key_array, value_array, sorted_values=True)
-    np.testing.assert_array_equal(got, _positions(key_array, value_array))
+        m.setattr(rows_module, "MATCH_WINDOW", window)  # short windows: many partings
+        m.setattr(rows_module, "MAX_RUNS", max_runs)  # few allowed: the hash of the rest
+        got = match_positions(key_array, value_array, sorted_values=True)
+    np.testing.assert_array_equal(got, key_positions(key_array, value_array))
 
 
 @settings(max_examples=200, deadline=None)
@@ -378,7 +378,7 @@ def test_column_differs_by_runs_is_the_gather(n: int, data: st.DataObject, name:
     if data.draw(st.booleans()):  # mostly in order: a few runs
         b_rows = np.roll(np.arange(n, dtype=np.int64), data.draw(st.integers(0, n)))
     expected = _column_differs_reference(a_s, b_s, column, a_rows, b_rows)
-    runs = _runs(a_rows, b_rows)
+    runs = consecutive_runs(a_rows, b_rows)
     np.testing.assert_array_equal(_column_differs(a_s, b_s, column, a_rows, b_rows, runs), expected)
     np.testing.assert_array_equal(_column_differs(a_s, b_s, column, a_rows, b_rows), expected)
 

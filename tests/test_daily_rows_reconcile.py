@@ -1,7 +1,7 @@
 """A day's reconciliation merges its new versions into the previous order instead of sorting a million keys.
 
 ``models.history._history_order`` places each new version right after its previous version and the
-added observations by binary search (``_lower_bounds``), checking every assumption on the rows. These
+added observations by binary search (``lower_bounds``), checking every assumption on the rows. These
 tests pin it to the rule it replaces: ``sort_order`` of the concatenated frame (Arrow's stable sort),
 on the real NuSTAR rows and on generated keys (NULL collections, non-ASCII and prefix ids, added keys
 before, between and after the previous ones), and the whole ``reconcile`` to the sorting path.
@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 
 import models.history as history_module
 from models.arrow import conform
-from models.history import KEY, _history_order, _lower_bounds, reconcile, sort_order
+from models.history import KEY, _history_order, reconcile
+from models.rows import lower_bounds, sort_order, take_rows
 from models.tables import CHANGES, OBSPLAN, OBSPLAN_HISTORY
 from tests.test_history import T1, T2, plan  # noqa: F401 - the real NuSTAR rows fixture
 
@@ -154,7 +155,7 @@ def test_lower_bounds_count_the_keys_below(big: list, small: list) -> None:
     big = sorted(big, key=key)
     arrays = [pa.array([t[i] for t in big], pa.large_string()) for i in (0, 1)]
     probe = [pa.array([t[i] for t in small], pa.large_string()) for i in (0, 1)]
-    bounds, found = _lower_bounds(arrays, probe) if big else (np.zeros(len(small), int), np.zeros(len(small), bool))
+    bounds, found = lower_bounds(arrays, probe) if big else (np.zeros(len(small), int), np.zeros(len(small), bool))
     for j, t in enumerate(small):
         assert bounds[j] == sum(key(b) < key(t) for b in big)
         assert found[j] == (t in big)
@@ -182,7 +183,7 @@ def test_take_rows_is_the_gather(n: int, cuts: list, shuffle: bool) -> None:
             positions = np.r_[positions[:c], positions[c + 1 :], positions[c : c + 1]]
     if shuffle:
         positions = np.random.default_rng(n).permutation(positions)
-    got = history_module.take_rows(frame, positions)
+    got = take_rows(frame, positions)
     expected = frame.take(positions).reset_index(drop=True)
     pd.testing.assert_frame_equal(got, expected, check_exact=True)
     for column in ("text", "count"):  # the same Arrow values, whatever the chunks

@@ -2,7 +2,7 @@
 
 ``models.history.reconcile`` matches observations by hashing their keys with Arrow, compares a side in
 place when its rows are already aligned, and sorts with Arrow's stable multi-key sort
-(``models.history.sort_order``). These tests pin that down against pandas' own stable sort and
+(``models.rows.sort_order``). These tests pin that down against pandas' own stable sort and
 against a reconciliation whose inputs are shuffled (which must not change a single value).
 """
 
@@ -15,7 +15,8 @@ import pandas as pd
 import pytest
 
 from models.arrow import conform
-from models.history import HistoryError, reconcile, sort_order
+from models.history import HistoryError, reconcile
+from models.rows import sort_order
 from models.tables import CHANGES, OBSPLAN, OBSPLAN_HISTORY
 from tests.test_history import T1, T2, plan  # noqa: F401 - the real NuSTAR rows fixture
 
