@@ -142,7 +142,9 @@ def in_threads(work: Callable[[int, int], None], count: int, threads: int = FILE
         future.result()
 
 
-def link_many(source_root: str | Path, target_root: str | Path, rels: Sequence[str]) -> np.ndarray:
+def link_many(
+    source_root: str | Path, target_root: str | Path, rels: Sequence[str], *, threads: int = FILE_THREADS
+) -> np.ndarray:
     """Hard-link ``source_root/rel`` to ``target_root/rel`` for each ``rel``, in threads (:func:`in_threads`).
 
     Parameters
@@ -151,6 +153,8 @@ def link_many(source_root: str | Path, target_root: str | Path, rels: Sequence[s
         The previous published snapshot and the stage (target folders must exist).
     rels
         Relative posix paths.
+    threads
+        Threads making the links (:func:`in_threads`).
 
     Returns
     -------
@@ -169,7 +173,7 @@ def link_many(source_root: str | Path, target_root: str | Path, rels: Sequence[s
                 continue
             done[i] = True
 
-    in_threads(work, len(rels))
+    in_threads(work, len(rels), threads)
     return done
 
 
