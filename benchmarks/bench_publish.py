@@ -409,7 +409,7 @@ def publish_day(
     sources = _sources(harvest, date)
     facts = {"snapshot": date.isoformat(), "code_version": snapshot.code_version(), "sources": sources}
     reused: list[str] = []
-    # as stage_snapshot: unchanged documents linked in the background, waited for after the TAP kit (the
+    # as stage_snapshot: unchanged documents linked in the background, waited for after the manifest (the
     # "datalink" stage is the time the publication spends in it, start and wait)
     pending_links = _timed(
         seconds,
@@ -481,7 +481,6 @@ def publish_day(
     known.update(mocs.reused)
     reused += list(mocs.reused)
     tap = _timed(seconds, "tap_kit", lambda: write_tap_kit(stage, [snapshot.SNAPSHOT_TABLES[n] for n in entries]), rss)
-    links = _timed(seconds, "datalink", lambda: pending_links.wait(linked=reused), rss)
     document = {
         "snapshot": date.isoformat(),
         "as_of_mjd": as_of,
@@ -495,7 +494,7 @@ def publish_day(
         "moc_inputs": mocs.inputs,
         "tap": tap,
         "sources": sources,
-        "datalink": datalink_manifest_entry(links, None, None),
+        "datalink": datalink_manifest_entry(pending_links.files, None, None),
         "validation": {"violations": [], "checks": "all blocking checks passed"},
     }
     files = _timed(seconds, "manifest", lambda: snapshot.file_entries(stage, known), rss)  # hashed once
@@ -512,9 +511,10 @@ def publish_day(
         lambda: write_landing_page(stage, {**document, "files": files}, frames, frames["changes"]),
         rss,
     )
-    sizes = _sizes(stage)
     _timed(seconds, "manifest", lambda: snapshot.write_manifest(stage, document, known=files), rss)
+    _timed(seconds, "datalink", lambda: pending_links.wait(linked=reused), rss)
     published = _timed(seconds, "publish", lambda: snapshot.publish_snapshot(stage, root, date, trusted=reused), rss)
+    sizes = _sizes(published.path)  # after the clock (and after the background links: nothing runs meanwhile)
     files = snapshot.listed_files(published.path, snapshot.read_manifest(published.path))
     facts = {
         "status": published.status,

@@ -817,27 +817,34 @@ def write_snapshot_datalinks(
 class PendingDataLinks:
     """A snapshot's DataLink documents while their hard links are being made in a background thread.
 
-    :func:`start_snapshot_datalinks` returns once the changed documents are written; the hundreds of
-    thousands of links to the previous snapshot's unchanged documents (one system call each, the
-    GIL released) go on in the background while the caller writes the snapshot's tables, and
-    :meth:`wait` finishes: documents whose link failed are encoded and written, then the index and
-    the link table. The caller must call :meth:`wait` (or :meth:`cancel`) before it reads, publishes
-    or discards the stage.
+    :func:`start_snapshot_datalinks` returns once the changed documents, the index and the link table
+    are written: the index is right before the links exist, since an unchanged document's bytes (and so
+    its size and SHA-256) are the previous snapshot's whether it is linked or written again. The
+    hundreds of thousands of links to the previous snapshot's unchanged documents (one system call
+    each, the GIL released) go on in the background while the caller writes the rest of the snapshot,
+    its manifest included; :meth:`wait` ends them: a document whose link failed is encoded and written
+    (and must come out as the index says). The caller must call :meth:`wait` (or :meth:`cancel`)
+    before it validates, publishes or discards the stage.
     """
 
     def __init__(
         self,
+        files: list[str],
         background: Future[None] | None,
-        finish: Callable[[dict[str, dict[str, object]] | None, list[str] | None], list[str]],
+        finish: Callable[[dict[str, dict[str, object]] | None, list[str] | None], None],
     ) -> None:
+        #: Files of the stage this writes: ``datalink/<collection>/<obs_id>.xml`` per event list,
+        #: ``datalink/documents.csv`` (``obs_publisher_did,document,size,sha256``) and :data:`LINKS_TABLE`
+        #: (none when the snapshot has no event list).
+        self.files = files
         self._background = background
         self._finish = finish
-        self._result: list[str] | None = None
+        self._done = False
 
     def wait(
         self, *, entries: dict[str, dict[str, object]] | None = None, linked: list[str] | None = None
     ) -> list[str]:
-        """Wait for the links, write what is left, and return the files written.
+        """Wait for the links, write the documents whose link failed, and return :attr:`files`.
 
         Parameters
         ----------
@@ -849,20 +856,19 @@ class PendingDataLinks:
         Returns
         -------
         list of str
-            Files relative to the stage: ``datalink/<collection>/<obs_id>.xml`` per event list,
-            ``datalink/documents.csv`` (``obs_publisher_did,document,size,sha256``) and :data:`LINKS_TABLE`
-            (none when the snapshot has no event list).
+            :attr:`files`.
 
         Raises
         ------
         OSError, DataLinkError
             What the background links or the remaining writes raised.
         """
-        if self._result is None:
+        if not self._done:
             if self._background is not None:
                 self._background.result()
-            self._result = self._finish(entries, linked)
-        return self._result
+            self._finish(entries, linked)
+            self._done = True
+        return self.files
 
     def cancel(self) -> None:
         """Let the background links end (errors ignored) so the stage can be discarded."""
@@ -920,9 +926,12 @@ def start_snapshot_datalinks(
     stage = Path(stage)
     if gadf_links is None and (stage / "raw" / "records").is_dir():
         gadf_links = _gadf_links_from_raw(stage / "raw", obscore)
+    prev_links = None if previous is None else Path(previous) / LINKS_TABLE
+    # the previous link table is read (Arrow's threads, the GIL released) while today's is built
+    reading = _BACKGROUND.submit(pq.read_table, prev_links) if reuse_documents and prev_links is not None else None
     table = snapshot_link_table(obscore, obscore_hea, base_url, gadf_links=gadf_links)
     if not table.num_rows:
-        return PendingDataLinks(None, lambda _entries, _linked: [])
+        return PendingDataLinks([], None, lambda _entries, _linked: None)
     names, first, counts = _document_runs(table)
     sizes = np.full(len(names), -1, dtype=np.int64)
     digests = np.full(len(names), None, dtype=object)
@@ -975,24 +984,49 @@ def start_snapshot_datalinks(
             in_threads(write, len(batch))
             del batch
 
-    prev_links = None if previous is None else Path(previous) / LINKS_TABLE
     before_links = None
     candidates = np.zeros(0, dtype=np.int64)
-    if reuse_documents and before is not None and prev_links is not None and prev_links.is_file():
-        before_links = pq.read_table(prev_links)
+    try:
+        read = None if reading is None else reading.result()
+    except OSError:  # no readable link table: every document is encoded
+        read = None
+    if before is not None and read is not None:
+        before_links = read
         _, same = unchanged_documents(table, before_links)
         candidates = np.flatnonzero(same & (at_before >= 0))
     encode_and_write(np.setdiff1d(np.arange(len(names)), candidates, assume_unique=True))
     same_links = before_links is not None and before_links.schema.equals(table.schema) and before_links.equals(table)
     del before_links
+    # an unchanged document is the previous snapshot's bytes (same link rows, same code): its size and SHA-256
+    # are the previous index's whether the link below succeeds or the document is written again
+    if len(candidates):
+        sizes[candidates], digests[candidates] = before_size[at_before[candidates]], before_sha[at_before[candidates]]
+    written = sorted([*names.tolist(), DATALINK_INDEX, LINKS_TABLE])
+    ids = table.column("ID").take(pa.array(first)).to_numpy(zero_copy_only=False)  # one dataset per document
+    if same_links and len(candidates) == len(names) and _same_index(before, ids, names, sizes, digests):
+        # every document and its link rows as the previous snapshot (same code) had them: so are the
+        # index and the link table, byte for byte; linked like the documents, not written again
+        for rel in (DATALINK_INDEX, LINKS_TABLE):
+            link_or_copy(Path(previous) / rel, stage / rel)
+    else:
+        index = pd.DataFrame({"obs_publisher_did": ids, "document": names, "size": sizes, "sha256": digests})
+        (stage / DATALINK_INDEX).write_text(index.to_csv(index=False, lineterminator="\n"), encoding="utf-8")
+        write_parquet(table, LINK_ROWS, stage / LINKS_TABLE)
 
     def link_unchanged() -> None:  # the background part: one hard link per unchanged document
         done[candidates] = link_many(previous, stage, names[candidates].tolist(), threads=_BACKGROUND_THREADS)
-        linked_now = candidates[done[candidates]]
-        sizes[linked_now], digests[linked_now] = before_size[at_before[linked_now]], before_sha[at_before[linked_now]]
 
-    def finish(entries: dict[str, dict[str, object]] | None, linked: list[str] | None) -> list[str]:
-        encode_and_write(candidates[~done[candidates]])  # links that failed (another file system): written
+    def finish(entries: dict[str, dict[str, object]] | None, linked: list[str] | None) -> None:
+        failed = candidates[~done[candidates]]
+        if len(failed):  # links that failed (another file system, a file gone): encoded and written
+            indexed = sizes[failed].copy(), digests[failed].copy()
+            encode_and_write(failed)
+            differ = (sizes[failed] != indexed[0]) | (digests[failed] != indexed[1])
+            if differ.any():  # the index already written says otherwise: never published
+                raise DataLinkError(
+                    f"{names[failed[differ]][0]}: encoded again, its bytes differ from the previous snapshot's "
+                    "although its link rows are equal (the DataLink writer is not a function of the link rows)"
+                )
         if entries is not None:
             entries.update(
                 zip(
@@ -1003,23 +1037,10 @@ def start_snapshot_datalinks(
             )
         if linked is not None:
             linked += names[done].tolist()
-        written = sorted([*names.tolist(), DATALINK_INDEX, LINKS_TABLE])
-        # one row per document (one dataset each), in document order
-        ids = table.column("ID").take(pa.array(first)).to_numpy(zero_copy_only=False)
-        if same_links and done.all() and _same_index(before, ids, names, sizes, digests):
-            # every document and its link rows as the previous snapshot (same code) had them: so are the
-            # index and the link table, byte for byte; linked like the documents, not written again
-            for rel in (DATALINK_INDEX, LINKS_TABLE):
-                link_or_copy(Path(previous) / rel, stage / rel)
-            return written
-        index = pd.DataFrame({"obs_publisher_did": ids, "document": names, "size": sizes, "sha256": digests})
-        (stage / DATALINK_INDEX).write_text(index.to_csv(index=False, lineterminator="\n"), encoding="utf-8")
-        write_parquet(table, LINK_ROWS, stage / LINKS_TABLE)
-        return written
 
     if not len(candidates):
-        return PendingDataLinks(None, finish)
-    return PendingDataLinks(_BACKGROUND.submit(link_unchanged), finish)
+        return PendingDataLinks(written, None, finish)
+    return PendingDataLinks(written, _BACKGROUND.submit(link_unchanged), finish)
 
 
 #: Threads making the background links: one, so the caller's thread keeps the other core (on the 2-core

@@ -533,6 +533,7 @@ def _files_section(stage: Path, manifest: Mapping[str, Any]) -> tuple[str, list[
     from models.provenance import datalink_documents, total_size
 
     known = manifest.get("files") if isinstance(manifest.get("files"), Mapping) else {}
+    from_index: dict[str, tuple[int, str]] = {}  # documents listed one by one: (size, SHA-256) from the index
     index = read_document_index(stage)  # the DataLink documents with their sizes: the folder is not walked
     if index is not None:
         walked = walk_files(stage, skip_below={f"{DATALINK_DIR}/"})
@@ -540,12 +541,9 @@ def _files_section(stage: Path, manifest: Mapping[str, Any]) -> tuple[str, list[
         total = int(pc.sum(index.column("size")).as_py() or 0)
         files = sorted([*walked, *indexed]) if len(indexed) <= FILES_MAX_DATALINK else walked
         documents = frozenset(indexed) if len(indexed) > FILES_MAX_DATALINK else frozenset()
-        if not documents:  # each listed: its digest from the index (each byte hashed once)
+        if not documents:  # each listed as its index gives it (publication checks the files against it)
             sizes, digests = index.column("size").to_pylist(), index.column("sha256").to_pylist()
-            known = {
-                **{rel: {"size": n, "sha256": h} for rel, n, h in zip(indexed, sizes, digests, strict=True)},
-                **known,
-            }
+            from_index = {rel: (n, h) for rel, n, h in zip(indexed, sizes, digests, strict=True)}
     else:
         files = walk_files(stage)
         documents = datalink_documents(files)
@@ -570,10 +568,13 @@ def _files_section(stage: Path, manifest: Mapping[str, Any]) -> tuple[str, list[
     for rel in files:
         path = stage / rel
         links.append(rel)
-        size = path.stat().st_size
-        entry = known.get(rel) if isinstance(known.get(rel), Mapping) else {}
-        # hashes the caller already computed are reused (each byte hashed once on the way to publication)
-        digest = entry["sha256"] if entry.get("size") == size and entry.get("sha256") else _sha256(path)
+        if rel in from_index:  # a document may still be being linked in the background: not read here
+            size, digest = from_index[rel]
+        else:
+            size = path.stat().st_size
+            entry = known.get(rel) if isinstance(known.get(rel), Mapping) else {}
+            # hashes the caller already computed are reused (each byte hashed once on the way to publication)
+            digest = entry["sha256"] if entry.get("size") == size and entry.get("sha256") else _sha256(path)
         row = (_link(rel), _size(size), _Markup(f'<span class="hash">{digest}</span>'))
         (raw_rows if rel.startswith("raw/") else rows).append(row)
     out = ["<h2 id='files'>Files</h2>"]

@@ -999,7 +999,7 @@ def stage_snapshot(
         if previous_manifest is None:
             previous = None
         reused: list[str] = []
-        # unchanged documents are linked in the background while the tables are written (waited for below)
+        # unchanged documents are linked in the background while the rest is written (waited for at the end)
         pending_links = start_snapshot_datalinks(
             stage,
             tables["obscore"],
@@ -1047,7 +1047,6 @@ def stage_snapshot(
         reused += list(moc_result.reused)
         tap = write_tap_kit(stage, [SNAPSHOT_TABLES[n] for n in entries])
         visibility_files, visibility = write_snapshot_visibility(stage, provenance["as_of_mjd"], visibility_days)
-        links = pending_links.wait(linked=reused)
         document = {
             "snapshot": date.isoformat(),
             "as_of_mjd": provenance["as_of_mjd"],
@@ -1065,7 +1064,7 @@ def stage_snapshot(
             "tap": tap,
             "raw": "raw/ is a raw archive of exactly the responses parsed (voharvest harvest --replay <it>)",
             "sources": sources,
-            "datalink": datalink_manifest_entry(links, public_base_url, base_url),
+            "datalink": datalink_manifest_entry(pending_links.files, public_base_url, base_url),
             "validation": {"violations": provenance["violations"], "checks": "all blocking checks passed"},
         }
         files = file_entries(stage, known)  # every byte written so far, hashed once (reused files: not at all)
@@ -1075,6 +1074,7 @@ def stage_snapshot(
         files = file_entries(stage, files)  # hashes only the provenance files
         write_landing_page(stage, {**document, "files": files}, tables, changes)
         write_manifest(stage, document, known=files)  # hashes only the landing page
+        pending_links.wait(linked=reused)  # the links went on while all of the above was written
         _REUSED[str(stage)] = frozenset(reused)
     except BaseException:
         if pending_links is not None:
