@@ -364,6 +364,7 @@ def publish_day(
     from models.compose import compose
     from models.datalink import datalink_access, start_snapshot_datalinks
     from models.datalink import manifest_entry as datalink_manifest_entry
+    from models.durable import flush_early
     from models.history import change_counts, changes_document
     from models.history_store import HISTORY_TABLE, read_previous_history, write_history
     from models.landing import write_landing_page
@@ -424,6 +425,7 @@ def publish_day(
         ),
         rss,
     )
+    flush_early()  # as stage_snapshot: the documents written so far flushed while the tables are made
     frames["obscore"] = datalink_access(frames["obscore"], None)  # no public base URL: unchanged
     previous_rows = _timed(seconds, "read_previous", lambda: read_previous_row_provenance(previous, sources), rss)
     frames["row_provenance"] = _timed(

@@ -64,6 +64,7 @@ from models.datalink import (
 from models.datalink import manifest_entry as datalink_manifest_entry
 from models.durable import (
     exchange,
+    flush_early,
     fsync_dir,
     fsync_tree,
     hold_staging,
@@ -1008,6 +1009,7 @@ def stage_snapshot(
             previous=previous,
             reuse_documents=written_by_this_code(previous_manifest),
         )
+        flush_early()  # the DataLink documents written so far reach the disk while the tables are made
         tables = {**tables, "obscore": datalink_access(tables["obscore"], base_url)}
         previous_rows = read_previous_row_provenance(previous, sources)
         tables["row_provenance"] = row_provenance(
