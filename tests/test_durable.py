@@ -80,3 +80,21 @@ def test_link_many_links_what_it_can_and_says_which(tmp_path: Path, monkeypatch:
     assert done.tolist() == [True, True, True, False, True, True]
     for i in (0, 1, 2, 4, 5):
         assert os.stat(tmp_path / "b" / "d" / f"{i}.xml").st_ino == os.stat(tmp_path / "a" / "d" / f"{i}.xml").st_ino
+
+
+def test_flush_early_runs_sync_off_the_calling_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The early flush is one ``sync`` in the flusher thread: the caller is not held while it runs."""
+    import threading
+
+    release, seen = threading.Event(), []
+
+    def slow_sync() -> None:
+        seen.append(threading.current_thread().name)
+        release.wait(timeout=30)
+
+    monkeypatch.setattr(durable.os, "sync", slow_sync)
+    future = durable.flush_early()
+    assert not future.done()  # returned while the flush is still running
+    release.set()
+    future.result(timeout=30)
+    assert seen and seen[0].startswith("voharvest-flush") and seen[0] != threading.current_thread().name
