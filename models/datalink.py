@@ -19,8 +19,8 @@ import datetime as dt
 import hashlib
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -825,20 +825,29 @@ class PendingDataLinks:
     its manifest included; :meth:`wait` ends them: a document whose link failed is encoded and written
     (and must come out as the index says). The caller must call :meth:`wait` (or :meth:`cancel`)
     before it validates, publishes or discards the stage.
+
+    Parameters
+    ----------
+    files
+        What the stage holds of DataLink once :meth:`wait` returns (:attr:`files`).
+    documents
+        The documents being written (``None``: no event list, nothing left to do).
+    linking
+        The documents (indices of ``documents``) to hard-link in the background.
     """
 
     def __init__(
-        self,
-        files: list[str],
-        background: Future[None] | None,
-        finish: Callable[[dict[str, dict[str, object]] | None, list[str] | None], None],
+        self, files: list[str], documents: _Documents | None = None, linking: np.ndarray | None = None
     ) -> None:
         #: Files of the stage this writes: ``datalink/<collection>/<obs_id>.xml`` per event list,
         #: ``datalink/documents.csv`` (``obs_publisher_did,document,size,sha256``) and :data:`LINKS_TABLE`
         #: (none when the snapshot has no event list).
         self.files = files
-        self._background = background
-        self._finish = finish
+        self._documents = documents
+        self._linking = np.zeros(0, dtype=np.int64) if linking is None else linking
+        self._background = (
+            _BACKGROUND.submit(documents.link, self._linking) if documents is not None and len(self._linking) else None
+        )
         self._done = False
 
     def wait(
@@ -866,7 +875,9 @@ class PendingDataLinks:
         if not self._done:
             if self._background is not None:
                 self._background.result()
-            self._finish(entries, linked)
+            if self._documents is not None:
+                self._documents.rewrite_unlinked(self._linking)
+                self._documents.report(entries, linked)
             self._done = True
         return self.files
 
@@ -931,79 +942,23 @@ def start_snapshot_datalinks(
     reading = _BACKGROUND.submit(pq.read_table, prev_links) if reuse_documents and prev_links is not None else None
     table = snapshot_link_table(obscore, obscore_hea, base_url, gadf_links=gadf_links)
     if not table.num_rows:
-        return PendingDataLinks([], None, lambda _entries, _linked: None)
-    names, first, counts = _document_runs(table)
-    sizes = np.full(len(names), -1, dtype=np.int64)
-    digests = np.full(len(names), None, dtype=object)
-    before = None if previous is None else read_document_index(previous)
-    before_names = None if before is None else pd.Index(before.column("document").to_numpy(zero_copy_only=False))
-    if before_names is not None and not before_names.is_unique:  # not an index this code wrote: no reuse
-        before, before_names = None, None
-    at_before = np.full(len(names), -1, dtype=np.int64) if before_names is None else before_names.get_indexer(names)
-    before_size = None if before is None else before.column("size").to_numpy()
-    before_sha = None if before is None else before.column("sha256").to_numpy(zero_copy_only=False)
-    for folder in sorted({rel.rpartition("/")[0] for rel in names.tolist()}):  # a few collections
-        (stage / folder).mkdir(parents=True, exist_ok=True)
-    done = np.zeros(len(names), dtype=bool)
-    root = str(stage) + os.sep
-    prev_root = None if previous is None else str(previous) + os.sep
-
-    def encode_and_write(todo: np.ndarray) -> None:
-        """Encode the documents ``todo`` (indices in name order) a batch at a time and write (or link) them."""
-        if not len(todo):
-            return
-        chosen = np.zeros(len(names), dtype=bool)
-        chosen[todo] = True
-        pending = table if chosen.all() else table.filter(pa.array(np.repeat(chosen, counts)))
-        starts = np.r_[0, np.cumsum(counts[todo])[:-1]].astype(np.int64) if len(todo) else np.zeros(0, int)
-        for at in range(0, len(starts), DOCUMENT_BATCH):
-            stop = starts[at + DOCUMENT_BATCH] if at + DOCUMENT_BATCH < len(starts) else pending.num_rows
-            encoded = datalink_documents(to_frame(pending.slice(starts[at], stop - starts[at])))
-            which = todo[at : at + len(encoded)]  # documents in name order, as the link rows are
-            if list(encoded) != names[which].tolist():
-                raise DataLinkError("DataLink documents are not in the order of their link rows")
-            batch = list(encoded.values())
-            del encoded
-
-            def write(lo: int, hi: int, batch: list[bytes] = batch, which: np.ndarray = which) -> None:
-                for i in range(lo, hi):  # one file per dataset: plain os calls, no Path object each
-                    doc, content = int(which[i]), batch[i]
-                    rel = names[doc]
-                    sizes[doc], digests[doc] = len(content), hashlib.sha256(content).hexdigest()
-                    old = at_before[doc]
-                    if old >= 0 and before_size[old] == sizes[doc] and before_sha[old] == digests[doc]:
-                        try:  # the previous snapshot's immutable, identical file
-                            os.link(prev_root + rel, root + rel)
-                            done[doc] = True
-                            continue
-                        except OSError:
-                            pass  # another file system, a missing file: write it
-                    with open(root + rel, "wb") as handle:
-                        handle.write(content)
-
-            in_threads(write, len(batch))
-            del batch
-
-    before_links = None
-    candidates = np.zeros(0, dtype=np.int64)
+        return PendingDataLinks([])
+    documents = _Documents.of(table, stage, previous)
     try:
-        read = None if reading is None else reading.result()
+        before_links = None if reading is None else reading.result()
     except OSError:  # no readable link table: every document is encoded
-        read = None
-    if before is not None and read is not None:
-        before_links = read
+        before_links = None
+    unchanged = np.zeros(0, dtype=np.int64)
+    if documents.before is not None and before_links is not None:
         _, same = unchanged_documents(table, before_links)
-        candidates = np.flatnonzero(same & (at_before >= 0))
-    encode_and_write(np.setdiff1d(np.arange(len(names)), candidates, assume_unique=True))
+        unchanged = np.flatnonzero(same & (documents.at_before >= 0))
+    documents.write(np.setdiff1d(np.arange(len(documents.names)), unchanged, assume_unique=True))
     same_links = before_links is not None and before_links.schema.equals(table.schema) and before_links.equals(table)
     del before_links
-    # an unchanged document is the previous snapshot's bytes (same link rows, same code): its size and SHA-256
-    # are the previous index's whether the link below succeeds or the document is written again
-    if len(candidates):
-        sizes[candidates], digests[candidates] = before_size[at_before[candidates]], before_sha[at_before[candidates]]
-    written = sorted([*names.tolist(), DATALINK_INDEX, LINKS_TABLE])
-    ids = table.column("ID").take(pa.array(first)).to_numpy(zero_copy_only=False)  # one dataset per document
-    if same_links and len(candidates) == len(names) and _same_index(before, ids, names, sizes, digests):
+    documents.take_previous(unchanged)
+    names, sizes, digests = documents.names, documents.sizes, documents.digests
+    ids = table.column("ID").take(pa.array(documents.first)).to_numpy(zero_copy_only=False)  # a dataset each
+    if same_links and len(unchanged) == len(names) and _same_index(documents.before, ids, names, sizes, digests):
         # every document and its link rows as the previous snapshot (same code) had them: so are the
         # index and the link table, byte for byte; linked like the documents, not written again
         for rel in (DATALINK_INDEX, LINKS_TABLE):
@@ -1012,35 +967,127 @@ def start_snapshot_datalinks(
         index = pd.DataFrame({"obs_publisher_did": ids, "document": names, "size": sizes, "sha256": digests})
         (stage / DATALINK_INDEX).write_text(index.to_csv(index=False, lineterminator="\n"), encoding="utf-8")
         write_parquet(table, LINK_ROWS, stage / LINKS_TABLE)
+    return PendingDataLinks(sorted([*names.tolist(), DATALINK_INDEX, LINKS_TABLE]), documents, unchanged)
 
-    def link_unchanged() -> None:  # the background part: one hard link per unchanged document
-        done[candidates] = link_many(previous, stage, names[candidates].tolist(), threads=_BACKGROUND_THREADS)
 
-    def finish(entries: dict[str, dict[str, object]] | None, linked: list[str] | None) -> None:
-        failed = candidates[~done[candidates]]
-        if len(failed):  # links that failed (another file system, a file gone): encoded and written
-            indexed = sizes[failed].copy(), digests[failed].copy()
-            encode_and_write(failed)
-            differ = (sizes[failed] != indexed[0]) | (digests[failed] != indexed[1])
-            if differ.any():  # the index already written says otherwise: never published
-                raise DataLinkError(
-                    f"{names[failed[differ]][0]}: encoded again, its bytes differ from the previous snapshot's "
-                    "although its link rows are equal (the DataLink writer is not a function of the link rows)"
-                )
+class _Documents:
+    """The DataLink documents of one stage: names in order, their link rows, sizes, digests, what is linked.
+
+    Arrays are indexed by document (name order); ``at_before`` is each one's row in the previous
+    snapshot's index (-1: not there). :meth:`write` encodes and writes documents (a byte-identical one
+    becomes a link), :meth:`link` hard-links unchanged ones (the background part), and
+    :meth:`rewrite_unlinked` writes those whose link failed.
+    """
+
+    def __init__(self, table: pa.Table, stage: Path, previous: Path | None, before: pa.Table | None) -> None:
+        self.table, self.stage, self.previous, self.before = table, stage, previous, before
+        self.names, self.first, self.counts = _document_runs(table)
+        n = len(self.names)
+        self.sizes = np.full(n, -1, dtype=np.int64)
+        self.digests = np.full(n, None, dtype=object)
+        self.done = np.zeros(n, dtype=bool)  # linked to the previous snapshot's file
+        at = None if before is None else pd.Index(before.column("document").to_numpy(zero_copy_only=False))
+        self.at_before = np.full(n, -1, dtype=np.int64) if at is None else at.get_indexer(self.names)
+        self.before_size = None if before is None else before.column("size").to_numpy()
+        self.before_sha = None if before is None else before.column("sha256").to_numpy(zero_copy_only=False)
+        self._root = str(stage) + os.sep
+        self._prev_root = None if previous is None else str(previous) + os.sep
+
+    @classmethod
+    def of(cls, table: pa.Table, stage: Path, previous: Path | None) -> _Documents:
+        """The documents of ``table``, their folders made, matched with the previous snapshot's index."""
+        before = None if previous is None else read_document_index(previous)
+        if before is not None and not pd.Index(before.column("document").to_numpy(zero_copy_only=False)).is_unique:
+            before = None  # not an index this code wrote: nothing is reused
+        documents = cls(table, stage, previous, before)
+        for folder in sorted({rel.rpartition("/")[0] for rel in documents.names.tolist()}):  # a few collections
+            (stage / folder).mkdir(parents=True, exist_ok=True)
+        return documents
+
+    def write(self, todo: np.ndarray) -> None:
+        """Encode the documents ``todo`` (indices in name order) a batch at a time and write (or link) them."""
+        if not len(todo):
+            return
+        names, counts = self.names, self.counts
+        chosen = np.zeros(len(names), dtype=bool)
+        chosen[todo] = True
+        pending = self.table if chosen.all() else self.table.filter(pa.array(np.repeat(chosen, counts)))
+        starts = np.r_[0, np.cumsum(counts[todo])[:-1]].astype(np.int64)
+        for at in range(0, len(starts), DOCUMENT_BATCH):
+            stop = starts[at + DOCUMENT_BATCH] if at + DOCUMENT_BATCH < len(starts) else pending.num_rows
+            encoded = datalink_documents(to_frame(pending.slice(starts[at], stop - starts[at])))
+            which = todo[at : at + len(encoded)]  # documents in name order, as the link rows are
+            if list(encoded) != names[which].tolist():
+                raise DataLinkError("DataLink documents are not in the order of their link rows")
+            batch = list(encoded.values())
+            del encoded
+            in_threads(lambda lo, hi, batch=batch, which=which: self._write_files(batch, which, lo, hi), len(batch))
+            del batch
+
+    def _write_files(self, batch: list[bytes], which: np.ndarray, lo: int, hi: int) -> None:
+        for i in range(lo, hi):  # one file per dataset: plain os calls, no Path object each
+            doc, content = int(which[i]), batch[i]
+            rel = self.names[doc]
+            self.sizes[doc], self.digests[doc] = len(content), hashlib.sha256(content).hexdigest()
+            old = self.at_before[doc]
+            if old >= 0 and self.before_size[old] == self.sizes[doc] and self.before_sha[old] == self.digests[doc]:
+                try:  # the previous snapshot's immutable, identical file
+                    os.link(self._prev_root + rel, self._root + rel)
+                    self.done[doc] = True
+                    continue
+                except OSError:
+                    pass  # another file system, a missing file: write it
+            with open(self._root + rel, "wb") as handle:
+                handle.write(content)
+
+    def take_previous(self, unchanged: np.ndarray) -> None:
+        """Give the ``unchanged`` documents the previous index's size and SHA-256.
+
+        An unchanged document is the previous snapshot's bytes (same link rows, same code), whether its
+        link succeeds or it is written again: the index can be written before the links are made.
+        """
+        if len(unchanged):
+            where = self.at_before[unchanged]
+            self.sizes[unchanged], self.digests[unchanged] = self.before_size[where], self.before_sha[where]
+
+    def link(self, unchanged: np.ndarray) -> None:
+        """Hard-link the ``unchanged`` documents to the previous snapshot's (the background part)."""
+        self.done[unchanged] = link_many(
+            self.previous, self.stage, self.names[unchanged].tolist(), threads=_BACKGROUND_THREADS
+        )
+
+    def rewrite_unlinked(self, unchanged: np.ndarray) -> None:
+        """Encode and write the ``unchanged`` documents whose link failed; they must come out as indexed.
+
+        Raises
+        ------
+        DataLinkError
+            A document written again differs from the previous snapshot's (the index says otherwise).
+        """
+        failed = unchanged[~self.done[unchanged]]
+        if not len(failed):
+            return
+        indexed = self.sizes[failed].copy(), self.digests[failed].copy()
+        self.write(failed)
+        differ = (self.sizes[failed] != indexed[0]) | (self.digests[failed] != indexed[1])
+        if differ.any():  # the index already written says otherwise: never published
+            raise DataLinkError(
+                f"{self.names[failed[differ]][0]}: encoded again, its bytes differ from the previous snapshot's "
+                "although its link rows are equal (the DataLink writer is not a function of the link rows)"
+            )
+
+    def report(self, entries: dict[str, dict[str, object]] | None, linked: list[str] | None) -> None:
+        """Fill ``entries`` with every document's size and SHA-256 and ``linked`` with the linked ones."""
         if entries is not None:
             entries.update(
                 zip(
-                    names.tolist(),
-                    ({"size": s, "sha256": h} for s, h in zip(sizes.tolist(), digests.tolist(), strict=True)),
+                    self.names.tolist(),
+                    ({"size": s, "sha256": h} for s, h in zip(self.sizes.tolist(), self.digests.tolist(), strict=True)),
                     strict=True,
                 )
             )
         if linked is not None:
-            linked += names[done].tolist()
-
-    if not len(candidates):
-        return PendingDataLinks(written, None, finish)
-    return PendingDataLinks(written, _BACKGROUND.submit(link_unchanged), finish)
+            linked += self.names[self.done].tolist()
 
 
 #: Threads making the background links: one, so the caller's thread keeps the other core (on the 2-core
