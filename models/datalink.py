@@ -20,7 +20,6 @@ import hashlib
 import os
 import re
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +30,7 @@ import pyarrow.parquet as pq
 
 from models.arrow import arrow_schema, column_array, conform, contiguous, empty_frame, to_frame
 from models.columns import Column, TableSpec
-from models.durable import in_threads, link_many, link_or_copy
+from models.durable import background_thread, in_threads, link_many, link_or_copy
 from models.layout import SNAPSHOTS
 from models.parquet import write_parquet
 from models.votable import document_head, document_tail, votable_bytes
@@ -846,7 +845,9 @@ class PendingDataLinks:
         self._documents = documents
         self._linking = np.zeros(0, dtype=np.int64) if linking is None else linking
         self._background = (
-            _BACKGROUND.submit(documents.link, self._linking) if documents is not None and len(self._linking) else None
+            background_thread("datalink").submit(documents.link, self._linking)
+            if documents is not None and len(self._linking)
+            else None
         )
         self._done = False
 
@@ -939,7 +940,9 @@ def start_snapshot_datalinks(
         gadf_links = _gadf_links_from_raw(stage / "raw", obscore)
     prev_links = None if previous is None else Path(previous) / LINKS_TABLE
     # the previous link table is read (Arrow's threads, the GIL released) while today's is built
-    reading = _BACKGROUND.submit(pq.read_table, prev_links) if reuse_documents and prev_links is not None else None
+    reading = None
+    if reuse_documents and prev_links is not None:
+        reading = background_thread("datalink").submit(pq.read_table, prev_links)
     table = snapshot_link_table(obscore, obscore_hea, base_url, gadf_links=gadf_links)
     if not table.num_rows:
         return PendingDataLinks([])
@@ -1093,8 +1096,6 @@ class _Documents:
 #: Threads making the background links: one, so the caller's thread keeps the other core (on the 2-core
 #: machine a daily 1 M-row publication took 16.7-17.4 s with one, 18.2-19.5 s with two).
 _BACKGROUND_THREADS = 1
-#: The thread that makes a snapshot's hard links while the caller goes on (:class:`PendingDataLinks`).
-_BACKGROUND = ThreadPoolExecutor(1, thread_name_prefix="voharvest-datalink-links")
 
 
 def _same_index(

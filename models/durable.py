@@ -80,8 +80,29 @@ def fsync_tree(root: Path) -> None:
         fsync_dir(Path(dirpath))
 
 
-#: One thread that flushes written files to disk while the publication goes on (:func:`flush_early`).
-_FLUSHER = ThreadPoolExecutor(1, thread_name_prefix="voharvest-flush")
+_background: dict[tuple[str, int], ThreadPoolExecutor] = {}
+
+
+def background_thread(name: str) -> ThreadPoolExecutor:
+    """The one worker thread named ``name`` of this process, for work that overlaps a publication.
+
+    One per process: a thread does not survive ``fork``, and an executor inherited from the parent
+    would queue work that never runs (the pipeline's executors may fork worker processes).
+
+    Parameters
+    ----------
+    name
+        What the thread does (its name is ``voharvest-<name>``).
+
+    Returns
+    -------
+    concurrent.futures.ThreadPoolExecutor
+        A single-thread executor: work submitted to it runs in order.
+    """
+    key = (name, os.getpid())
+    if key not in _background:
+        _background[key] = ThreadPoolExecutor(1, thread_name_prefix=f"voharvest-{name}")
+    return _background[key]
 
 
 def flush_early() -> Future[None]:
@@ -98,7 +119,7 @@ def flush_early() -> Future[None]:
     concurrent.futures.Future
         Done when the flush has returned (nothing waits for it).
     """
-    return _FLUSHER.submit(os.sync)
+    return background_thread("flush").submit(os.sync)
 
 
 def link_or_copy(source: Path, target: Path) -> bool:

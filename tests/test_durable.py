@@ -98,3 +98,18 @@ def test_flush_early_runs_sync_off_the_calling_thread(monkeypatch: pytest.Monkey
     release.set()
     future.result(timeout=30)
     assert seen and seen[0].startswith("voharvest-flush") and seen[0] != threading.current_thread().name
+
+
+def test_background_work_runs_in_a_forked_child() -> None:
+    """A process forked after a publication used the background thread gets its own (no queue that never runs)."""
+    durable.flush_early().result(timeout=30)  # the parent's flusher thread exists now
+    pid = os.fork()
+    if pid == 0:  # the child: submitted work must run, in a thread of the child
+        try:
+            done = durable.background_thread("flush").submit(lambda: os.getpid()).result(timeout=20)
+            os._exit(0 if done == os.getpid() else 1)
+        except BaseException:  # noqa: BLE001 - any failure is the child's exit code
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert durable.background_thread("flush") is durable.background_thread("flush")  # one per process
