@@ -65,13 +65,7 @@ def _to_arrow_array(values: pd.Series, column: Column) -> pa.Array:
         ts = pd.to_datetime(values, utc=True)
         return pa.array(ts, type=target, from_pandas=True)
     if column.is_string:
-        # Keep strings exactly as given; NaN/None/NA become nulls, never the text "nan". Straight from the
-        # column's buffers (pyarrow-backed strings) or object array: no Python list of a million strings.
-        try:
-            return pa.array(values, type=target, from_pandas=True)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
-            obj = values.astype(object).where(values.notna(), None)
-            return pa.array(obj.tolist(), type=target, from_pandas=True)
+        return string_array(values, target)
     if pa.types.is_integer(target):
         numeric = pd.to_numeric(values, errors="raise")
         if numeric.isna().any():
@@ -81,6 +75,32 @@ def _to_arrow_array(values: pd.Series, column: Column) -> pa.Array:
         return pa.array(numeric.to_numpy().astype(np.int64)).cast(target)
     numeric = pd.to_numeric(values, errors="raise").astype("float64")
     return pa.array(numeric.to_numpy(), type=target, from_pandas=True)
+
+
+def string_array(values: pd.Series, kind: pa.DataType | None = None) -> pa.Array | pa.ChunkedArray:
+    """A column as a ``char`` column is published: strings exactly as given, NaN/None/NA as NULL.
+
+    Never the text "nan". Straight from the column's buffers (pyarrow-backed strings) or object array:
+    no Python list of a million strings, except for mixed objects Arrow cannot read as one type.
+
+    Parameters
+    ----------
+    values
+        The column.
+    kind
+        Arrow string type (default ``string``).
+
+    Returns
+    -------
+    pyarrow.Array or pyarrow.ChunkedArray
+        As Arrow reads the column (:func:`contiguous` makes one array of it).
+    """
+    kind = pa.string() if kind is None else kind
+    try:
+        return pa.array(values, type=kind, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        obj = values.astype(object).where(values.notna(), None)
+        return pa.array(obj.tolist(), type=kind, from_pandas=True)
 
 
 def conform(frame: pd.DataFrame, spec: TableSpec) -> pa.Table:
@@ -169,3 +189,26 @@ def text_array(values: object, *, nulls: bool = False) -> pa.Array | None:
     if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)) or (arr.null_count and not nulls):
         return None
     return arr.cast(pa.large_string())
+
+
+def text_column(values: pd.Series) -> pa.Array:
+    """A column as text in one Arrow ``large_string`` array (NULL where missing), as ``astype("string")`` reads it.
+
+    :func:`text_array` when the column is text (its own buffers, no Python object per value); any other
+    column (numbers, mixed objects) goes through pandas' ``astype("string")`` first. Always an array,
+    for kernels that need text whatever the column held.
+
+    Parameters
+    ----------
+    values
+        A pandas column.
+
+    Returns
+    -------
+    pyarrow.Array
+        One ``large_string`` array.
+    """
+    arr = text_array(values, nulls=True)
+    if arr is None:  # numbers, mixed objects: rare
+        arr = contiguous(pa.array(values.astype("string"), from_pandas=True)).cast(pa.large_string())
+    return arr

@@ -126,14 +126,18 @@ def _xray_pieces(
     The previous snapshot's tables (hundreds of thousands of rows) are not filtered and concatenated
     here: :func:`compose` takes every piece of a table once, in its final order (:func:`_assemble`).
     """
-    if previous is None or previous.get("obscore") is None or previous.get("obscore_hea") is None:
+
+    def all_built_today() -> dict[str, list[_Piece]]:
         return {name: [(frame, None)] for name, frame in xray_performed_to_obscore(obsplan).items()}
+
+    if previous is None or previous.get("obscore") is None or previous.get("obscore_hea") is None:
+        return all_built_today()
     t_planning = pd.to_numeric(obsplan["t_planning"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
     performed = (obsplan["execution_status"] == "Performed").to_numpy(dtype=bool, na_value=False)
     xray = obsplan["facility_name"].isin(list(XRAY_ARCHIVES)).to_numpy(dtype=bool, na_value=False)
     old = performed & xray & (t_planning < as_of_mjd)
     if not old.any():
-        return {name: [(frame, None)] for name, frame in xray_performed_to_obscore(obsplan).items()}
+        return all_built_today()
     rows = np.flatnonzero(old)  # only the three columns the identifier needs are taken, not the whole rows
     dids = _old_dids(obsplan, rows)
     ascending = is_ascending(dids)  # in key order, as the previous tables are written: distinct
@@ -151,7 +155,7 @@ def _xray_pieces(
             missing = int(mask.sum()) != len(dids)
             taken = None if mask.all() else np.flatnonzero(mask)
         if missing or not unique:
-            return {n: [(f, None)] for n, f in xray_performed_to_obscore(obsplan).items()}  # not all there: build all
+            return all_built_today()  # not all there: build all
         kept[name] = (frame, taken)  # every previous row kept: no copy
     # what xray_performed_to_obscore would select among the other rows: performed X-ray rows new today
     built = xray_performed_to_obscore(take_few(obsplan, np.flatnonzero(performed & xray & ~old)))

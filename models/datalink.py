@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from models.arrow import arrow_schema, column_array, conform, contiguous, empty_frame, to_frame
+from models.arrow import arrow_schema, conform, contiguous, empty_frame, string_array, text_column, to_frame
 from models.columns import Column, TableSpec
 from models.durable import background_thread, in_threads, link_many, link_or_copy
 from models.layout import SNAPSHOTS
@@ -329,23 +329,13 @@ def document_paths(obscore: pd.DataFrame) -> pd.Series:
 
 
 def _text(values: pd.Series) -> pa.Array:
-    """A column's values as pandas ``astype(str)`` gives them (NULL stays NULL), as one Arrow ``string`` array."""
-    arr = column_array(values)
-    if arr is not None and pa.types.is_null(arr.type):
-        return pa.nulls(len(arr), pa.string())
-    if arr is None or not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
-        arr = contiguous(pa.array(values.astype(str), from_pandas=True))  # numbers, mixed objects: rare
-    return arr.cast(pa.string())
+    """A column as text (NULL where missing) in one Arrow ``string`` array (joined with ``str`` literals)."""
+    return text_column(values).cast(pa.string())
 
 
 def _string_column(values: pd.Series) -> pa.Array:
     """A column as :func:`models.arrow.conform` makes a ``char`` column of it (one Arrow ``string`` array)."""
-    try:
-        arr = pa.array(values, type=pa.string(), from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        obj = values.astype(object).where(values.notna(), None)
-        arr = pa.array(obj.tolist(), type=pa.string(), from_pandas=True)
-    return contiguous(arr)
+    return contiguous(string_array(values))
 
 
 #: A plain name (letters, digits, ``.``, ``_``, ``-``) in RE2 (Arrow) syntax; ``\n?`` keeps the rule the

@@ -42,7 +42,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from models.arrow import column_array, conform, contiguous, empty_frame
+from models.arrow import conform, empty_frame, text_column
 from models.columns import Column
 from models.rows import (
     bool_mask,
@@ -102,25 +102,15 @@ def _key(frame: pd.DataFrame) -> pd.Index:
     return pd.Index((coll + "\x1f" + frame["obs_id"].astype("string")).astype(object))
 
 
-def _text(values: pd.Series) -> pa.Array:
-    """A column as text in one Arrow array (NULL where missing), as ``astype("string")`` reads it.
-
-    Arrow-backed and object string columns are taken as they are (no Python object per value); any
-    other column (numbers, mixed objects) goes through pandas' ``astype("string")`` first.
-    """
-    arr = column_array(values)
-    if arr is None or not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
-        arr = contiguous(pa.array(values.astype("string"), from_pandas=True))
-    return arr.cast(pa.large_string())
-
-
 def _arrow_key(frame: pd.DataFrame, text: list[pa.Array] | None = None) -> pa.Array:
     """The values of :func:`_key` as one Arrow array (collection, unit separator, obs_id), by Arrow kernels.
 
-    ``text``: the two key columns already read by :func:`_text` (or :func:`order_keys`, the same arrays
-    for text columns), not read again.
+    ``text``: the two key columns already read by :func:`models.arrow.text_column` (or
+    :func:`order_keys`, the same arrays for text columns), not read again.
     """
-    collection, obs_id = text if text is not None else (_text(frame["obs_collection"]), _text(frame["obs_id"]))
+    collection, obs_id = (
+        text if text is not None else (text_column(frame["obs_collection"]), text_column(frame["obs_id"]))
+    )
     collection = pc.fill_null(collection, pa.scalar("", pa.large_string()))
     return pc.binary_join_element_wise(collection, obs_id, pa.scalar("\x1f", pa.large_string()))
 

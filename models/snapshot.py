@@ -286,6 +286,12 @@ def file_index_record(directory: Path) -> dict[str, dict[str, Any]]:
     return out
 
 
+def file_count(manifest: Mapping[str, Any]) -> int:
+    """How many files a manifest vouches for: its ``files`` and those its ``file_index`` indexes list."""
+    indexes = manifest.get("file_index") or {}
+    return len(manifest.get("files") or {}) + sum(int(r.get("files", 0)) for r in indexes.values())
+
+
 def listed_files(directory: Path, manifest: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """Every file a manifest vouches for: its ``files`` plus those of its ``file_index`` indexes.
 

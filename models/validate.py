@@ -232,12 +232,20 @@ def validate(frame: pd.DataFrame, spec: TableSpec, *, as_of: AsOf = None) -> lis
             if m.any():
                 out.append(Violation("order", table, f"{low},{high}", f"{low} must be <= {high}", _rows(m)))
 
-    for key in spec.unique:
-        if all(k in frame.columns for k in key):
-            m = frame.duplicated(list(key), keep=False).to_numpy()
-            if m.any():
-                out.append(Violation("unique", table, ",".join(key), f"({', '.join(key)}) must be unique", _rows(m)))
+    out += _unique_violations(frame, spec)
     out += plausibility(frame, table, reference_mjd(frame, as_of))
+    return out
+
+
+def _unique_violations(keys: pd.DataFrame, spec: TableSpec) -> list[Violation]:
+    """The uniqueness rules of ``spec`` whose columns ``keys`` has, on all its rows (NULL equal to NULL)."""
+    out = []
+    for key in spec.unique:
+        if all(k in keys.columns for k in key):
+            m = keys.duplicated(list(key), keep=False).to_numpy()
+            if m.any():
+                rule = f"({', '.join(key)}) must be unique"
+                out.append(Violation("unique", spec.qualified_name, ",".join(key), rule, _rows(m)))
     return out
 
 
@@ -278,14 +286,14 @@ def validate_batches(
     list[Violation]
         Grouped per rule, as :func:`validate` gives.
     """
+    import pyarrow as pa
+
     from models.arrow import to_frame
 
     per_row_rules = dataclasses.replace(spec, unique=())
     merged: dict[tuple[str, str, str, str], list[np.ndarray]] = {}
     start = 0
     for batch in batches:
-        import pyarrow as pa
-
         table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
         for v in validate(to_frame(table), per_row_rules, as_of=as_of):
             rows = np.asarray(v.rows, dtype=np.int64) + start
@@ -293,13 +301,7 @@ def validate_batches(
         start += table.num_rows
         del table
     out = [Violation(*key, rows=tuple(np.concatenate(parts).tolist())) for key, parts in merged.items()]
-    name = spec.qualified_name
-    for key in spec.unique:
-        if all(k in keys.column_names for k in key):
-            m = to_frame(keys.select(list(key))).duplicated(list(key), keep=False).to_numpy()
-            if m.any():
-                out.append(Violation("unique", name, ",".join(key), f"({', '.join(key)}) must be unique", _rows(m)))
-    return out
+    return out + _unique_violations(to_frame(keys), spec)
 
 
 def as_of_mjd(as_of: AsOf) -> float | None:

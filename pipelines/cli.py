@@ -332,7 +332,7 @@ def _backfill(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from models.snapshot import read_manifest, validate_snapshot
+    from models.snapshot import file_count, read_manifest, validate_snapshot
 
     problems = validate_snapshot(args.snapshot)
     if problems:
@@ -342,8 +342,7 @@ def _validate(args: argparse.Namespace) -> int:
         return 1
     manifest = read_manifest(args.snapshot)
     rows = ", ".join(f"{k} {v['rows']}" for k, v in sorted(manifest.get("tables", {}).items()))
-    indexed = sum(int(r.get("files", 0)) for r in (manifest.get("file_index") or {}).values())
-    print(f"{args.snapshot}: valid ({len(manifest['files']) + indexed} files checked; rows: {rows})")
+    print(f"{args.snapshot}: valid ({file_count(manifest)} files checked; rows: {rows})")
     return 0
 
 
