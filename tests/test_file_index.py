@@ -144,6 +144,41 @@ def test_documents_trusted_by_publication_are_not_statted_but_the_rest_are(publi
     ]
 
 
+def test_trusted_documents_missing_and_stray_files_are_still_found_without_rehash(
+    published: Path, tmp_path: Path
+) -> None:
+    """Trust skips a linked document's ``stat``, never the check that it is there; nor strays."""
+    snap = _copy(published, tmp_path)
+    documents = sorted(_documents(snap))
+    gone = documents[1]
+    (snap / gone).unlink()
+    stray = Path(documents[0]).parent / "stray.xml"
+    (snap / stray).write_bytes(b"<VOTABLE/>")
+    problems = validate_snapshot(snap, rehash=False, trusted=frozenset(documents))
+    assert [p for p in problems if p.startswith("datalink/")] == [
+        f"{stray.as_posix()}: file not listed in {MANIFEST} or its file index",
+        f"{gone}: listed in {MANIFEST} but missing",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("reorder", "repeated"),
+    [
+        (lambda rows: [rows[0], *rows], True),  # a repeat next to itself, in order otherwise
+        (lambda rows: [*rows, rows[0]], True),  # a repeat out of order
+        (lambda rows: rows[::-1], False),  # every file once, out of order
+    ],
+)
+def test_an_index_listing_a_file_twice_is_reported(published: Path, tmp_path: Path, reorder, repeated: bool) -> None:
+    snap = _copy(published, tmp_path)
+    header, *rows = (snap / DATALINK_INDEX).read_text(encoding="utf-8").splitlines()
+    (snap / DATALINK_INDEX).write_text("\n".join([header, *reorder(rows)]) + "\n", encoding="utf-8")
+    problems = validate_snapshot(snap, rehash=False)
+    assert (f"{DATALINK_INDEX}: lists a file more than once" in problems) is repeated
+    assert any(p.startswith(f"{DATALINK_INDEX}: size") for p in problems) is repeated  # the edit itself is seen
+    assert f"{DATALINK_INDEX}: SHA-256" not in " ".join(problems)  # not re-read without rehash
+
+
 def test_landing_page_lists_documents_from_the_index(
     published: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
