@@ -464,6 +464,7 @@ def publish_day(
         entries[name] = written.entry
         known.update(written.files)
         reused += written.reused
+    flush_early()  # as stage_snapshot: the tables flushed while the MOCs are made
     document = changes_document(frames["changes"], date, None if previous is None else previous.name, as_of)
     _timed(seconds, "changes", lambda: snapshot.write_changes(stage, frames["changes"], document), rss)
     entries["changes"] = {"table": "voharvest.changes", "rows": len(frames["changes"]), "files": ["changes.parquet"]}

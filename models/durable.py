@@ -110,9 +110,11 @@ def flush_early() -> Future[None]:
 
     A snapshot's bulk (hundreds of thousands of DataLink documents, gigabytes of VOTable) is written
     long before its publication; :func:`fsync_tree` then waits for all of it to reach the disk. Started
-    once the bulk is written, the flush overlaps the CPU work that follows (tables, MOCs) and the final
-    :func:`fsync_tree` waits only for what was written since. Durability still rests on
-    :func:`fsync_tree` alone: this only moves disk time off the critical path.
+    once each bulk is written (the documents, then the tables), the flush overlaps the CPU work that
+    follows (tables, MOCs, PROV) and the final :func:`fsync_tree` waits only for what was written since;
+    flushes asked for while one runs queue behind it. Durability still rests on :func:`fsync_tree`
+    alone: this only moves disk time off the critical path (a 1 M-row day's ``publish`` stage: 3.0-3.2 s
+    with the first flush only, 2.4-3.0 s with both).
 
     Returns
     -------

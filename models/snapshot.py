@@ -1044,6 +1044,7 @@ def stage_snapshot(
                 entries[name] = written.entry
             known.update(written.files)
             reused += written.reused
+        flush_early()  # the tables' gigabyte of VOTable and Parquet reaches the disk while the MOCs are made
         changelog = changes_document(changes, date, provenance["previous_snapshot"], provenance["as_of_mjd"])
         write_changes(stage, changes, changelog)
         entries["changes"] = {"table": "voharvest.changes", "rows": len(changes), "files": ["changes.parquet"]}
