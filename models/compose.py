@@ -20,7 +20,7 @@ from models.arrow import empty_frame, text_array
 from models.columns import TableSpec
 from models.hea import XRAY_ARCHIVES, xray_performed_to_obscore
 from models.history import SOURCE_COLUMN, reconcile
-from models.identifiers import authority, publisher_did
+from models.identifiers import publisher_did, publisher_did_array
 from models.rows import (
     is_ascending,
     lower_bounds,
@@ -178,11 +178,7 @@ def _old_dids(obsplan: pd.DataFrame, rows: np.ndarray) -> pa.Array:
         collection = collection.where(collection.notna(), obsplan["facility_name"].iloc[rows]).astype(object)
         ids = obsplan["obs_id"].iloc[rows].astype(str)
         return pa.array(publisher_did(collection, ids), type=pa.string(), from_pandas=True)
-    base = pa.scalar(f"ivo://{authority()}/", pa.large_string())
-    collection = pc.coalesce(collection.take(take), facility.take(take))
-    sep = pa.scalar("", pa.large_string())
-    did = pc.binary_join_element_wise(base, collection, pa.scalar("?", pa.large_string()), obs_id.take(take), sep)
-    return did.cast(pa.string())
+    return publisher_did_array(pc.coalesce(collection.take(take), facility.take(take)), obs_id.take(take))
 
 
 def _merged_order(frames: list[pd.DataFrame], rows: list[np.ndarray | None], by: list[str]) -> np.ndarray | None:

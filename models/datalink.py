@@ -33,6 +33,7 @@ from models.columns import Column, TableSpec
 from models.durable import background_thread, in_threads, link_many, link_or_copy
 from models.layout import SNAPSHOTS
 from models.parquet import write_parquet
+from models.rows import lex_compare
 from models.votable import document_head, document_tail, votable_bytes
 
 #: ``access_format`` of an ObsCore row whose ``access_url`` is a DataLink document (ObsCore 1.1 section 4.7).
@@ -725,10 +726,8 @@ def _document_runs(links: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     n = len(documents)
     if n == 0:
         return np.zeros(0, dtype=object), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    after, before = documents.slice(1), documents.slice(0, n - 1)
-    null_after, null_before = pc.is_null(after), pc.is_null(before)
-    differs = pc.if_else(pc.or_(null_after, null_before), pc.xor(null_after, null_before), pc.not_equal(after, before))
-    first = np.flatnonzero(np.r_[True, differs.to_numpy(zero_copy_only=False)])
+    _, same_as_before = lex_compare([documents.slice(0, n - 1)], [documents.slice(1)])
+    first = np.flatnonzero(np.r_[True, ~same_as_before])
     names = documents.take(pa.array(first)).to_numpy(zero_copy_only=False).astype(object)
     return names, first, np.diff(np.r_[first, n])
 
@@ -973,13 +972,15 @@ class _Documents:
     """
 
     def __init__(self, table: pa.Table, stage: Path, previous: Path | None, before: pa.Table | None) -> None:
+        at = None if before is None else pd.Index(before.column("document").to_numpy(zero_copy_only=False))
+        if at is not None and not at.is_unique:  # not an index this code wrote: nothing is reused
+            before, at = None, None
         self.table, self.stage, self.previous, self.before = table, stage, previous, before
         self.names, self.first, self.counts = _document_runs(table)
         n = len(self.names)
         self.sizes = np.full(n, -1, dtype=np.int64)
         self.digests = np.full(n, None, dtype=object)
         self.done = np.zeros(n, dtype=bool)  # linked to the previous snapshot's file
-        at = None if before is None else pd.Index(before.column("document").to_numpy(zero_copy_only=False))
         self.at_before = np.full(n, -1, dtype=np.int64) if at is None else at.get_indexer(self.names)
         self.before_size = None if before is None else before.column("size").to_numpy()
         self.before_sha = None if before is None else before.column("sha256").to_numpy(zero_copy_only=False)
@@ -989,10 +990,7 @@ class _Documents:
     @classmethod
     def of(cls, table: pa.Table, stage: Path, previous: Path | None) -> _Documents:
         """The documents of ``table``, their folders made, matched with the previous snapshot's index."""
-        before = None if previous is None else read_document_index(previous)
-        if before is not None and not pd.Index(before.column("document").to_numpy(zero_copy_only=False)).is_unique:
-            before = None  # not an index this code wrote: nothing is reused
-        documents = cls(table, stage, previous, before)
+        documents = cls(table, stage, previous, None if previous is None else read_document_index(previous))
         for folder in sorted({rel.rpartition("/")[0] for rel in documents.names.tolist()}):  # a few collections
             (stage / folder).mkdir(parents=True, exist_ok=True)
         return documents
